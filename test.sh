@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test of ChannelManager on a fresh machine: installs the rig's Debian packages when
+# missing (socat, ser2net, pymodbus, mbpoll — design.md §7), restores, builds with warnings as
+# errors, runs the unit and integration suites, and ends with the line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v ser2net >/dev/null 2>&1 || need+=(ser2net)
+command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+/usr/bin/python3 -c 'import serial' >/dev/null 2>&1 || need+=(python3-serial)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null \
+    || { echo "could not install ${need[*]}"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+echo "== restore and build"
+if ! dotnet build ChannelManager.sln -c Release -warnaserror 2>&1 | tee /tmp/cm-build.log | grep -E "error|Warn|Build succeeded" ; then :; fi
+if ! grep -q "Build succeeded" /tmp/cm-build.log || grep -qE "[1-9][0-9]* Error\(s\)" /tmp/cm-build.log; then
+  echo "build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+
+echo "== tests"
+results=$(mktemp -d)
+dotnet test ChannelManager.sln -c Release --no-build --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" 2>&1 | tee /tmp/cm-test.log
+status=${PIPESTATUS[0]}
+
+# Sum the TRX counters of every test assembly (dotnet test's own summary is per assembly).
+read -r passed failed skipped < <(cat "$results"/*.trx 2>/dev/null | python3 -c '
+import re, sys
+p = f = s = 0
+for m in re.finditer(r"<Counters [^>]*", sys.stdin.read()):
+    c = dict(re.findall(r"(\w+)=\"(\d+)\"", m.group(0)))
+    p += int(c.get("passed", 0)); f += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0)) + int(c.get("aborted", 0))
+    s += int(c.get("notExecuted", 0))
+print(p, f, s)')
+if [ "$status" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi   # a crashed test host is a failure
+echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+[ "$status" -eq 0 ] && [ "${failed:-0}" -eq 0 ]
