@@ -101,3 +101,14 @@ public sealed record ReadWriteMultipleRegisters(ushort ReadAddress, ushort ReadC
         CheckQuantity(Values.Count, 121, nameof(ReadWriteMultipleRegisters), WriteAddress);
     }
 }
+
+/// <summary>Modbus views of the protocol-agnostic results.</summary>
+public static class ModbusResultExtensions
+{
+    /// <summary>The Modbus exception code of an ExceptionResponse, as its wire-value enum (null otherwise).</summary>
+    public static ModbusExceptionCode? ModbusException(this CommandResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return result.ExceptionCode is { } code ? (ModbusExceptionCode)code : null;
+    }
+}

@@ -132,11 +132,12 @@ public sealed class ModbusRtuMaster : IProtocolDriver
     private async Task<Exchange> ExchangeAsync(IChannelTransport link, LinkSession session, ReadOnlyMemory<byte> request, byte[] rx, CancellationToken cancellationToken)
     {
         // Modbus over Serial Line V1.02 §2.5.1.1: a frame starts after ≥ 3.5 character times of silence.
-        // Task.Delay on Linux resolves to about 1 ms, so the gap is at least t3.5, typically 1-2 ms more.
+        // Task.Delay truncates to whole milliseconds and Linux timers resolve to about 1 ms, so the wait
+        // is rounded up: the gap is never shorter than t3.5, typically up to 1-2 ms longer.
         var idle = _time.GetElapsedTime(session.LastActivity);
         if (idle < _interFrameDelay)
         {
-            await Task.Delay(_interFrameDelay - idle, _time, cancellationToken);
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling((_interFrameDelay - idle).TotalMilliseconds)), _time, cancellationToken);
         }
 
         try

@@ -52,7 +52,10 @@ public static class ModbusRtuResponseParser
             }
             else if (!length.IsKnown || candidate.Length < length.Length)
             {
-                missing = Math.Min(missing, length.Length - candidate.Length);
+                // Offset 0 is the reply as framed: while it is incomplete its count is the answer; later
+                // offsets only matter for resynchronisation.
+                var need = length.Length - candidate.Length;
+                missing = offset == 0 ? need : firstFault == RtuFrameFault.Truncated ? missing : Math.Min(missing, need);
                 fault = RtuFrameFault.Truncated;
             }
             else if (ModbusCrc.IsValid(candidate[..length.Length]))
