@@ -152,6 +152,8 @@ public sealed class BackoffOptions
             case BackoffStrategyKind.Linear or BackoffStrategyKind.ExponentialRandomized:
                 if (Delay <= TimeSpan.Zero)
                     errors.Add(new(ConfigError.Join(path, nameof(Delay)), "must be > 00:00:00"));
+                if (Strategy == BackoffStrategyKind.ExponentialRandomized && Delay.Ticks * Math.Pow(2, Attempts - 1) > MaxRandomizedWait.Ticks)
+                    errors.Add(new(ConfigError.Join(path, nameof(Attempts)), $"2^(Attempts-1) × Delay must be ≤ {Format(MaxRandomizedWait)} (the longest wait of the sequence)"));
                 if (ExceededAttempts is not null && AttemptsExceededDelay is null)
                     errors.Add(new(ConfigError.Join(path, nameof(ExceededAttempts)), "needs AttemptsExceededDelay (null means INFINITE: no further attempts)"));
                 break;
@@ -185,6 +187,9 @@ public sealed class BackoffOptions
                 inner.Validate(innerPath, errors, allowPerCategory: false);
         }
     }
+
+    /// <summary>Longest single wait ExponentialRandomized may reach (2^(Attempts−1)·Delay); beyond a week a retry is not a back-off.</summary>
+    internal static readonly TimeSpan MaxRandomizedWait = TimeSpan.FromDays(7);
 
     private static string Format(TimeSpan t) => t.ToString("c", CultureInfo.InvariantCulture);
 }
