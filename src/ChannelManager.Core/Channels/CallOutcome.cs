@@ -1,0 +1,31 @@
+namespace ChannelManager.Core.Channels;
+
+/// <summary>One modem's part in a call attempt: kept so an operator sees every modem tried and why it was passed over.</summary>
+public sealed record ModemAttempt(string ModemName, OutcomeCode Code, string RawReply, DateTimeOffset At);
+
+/// <summary>
+/// How a request for a connection ended (design.md §3: category, code, modem used, raw reply, modems
+/// tried, timestamps). On <see cref="OutcomeCode.Success"/> the caller holds a <see cref="ChannelLease"/>.
+/// </summary>
+public sealed record CallOutcome(
+    string Outstation,
+    string Number,
+    OutcomeCode Code,
+    string? Modem,
+    string RawReply,
+    IReadOnlyList<ModemAttempt> ModemsTried,
+    DateTimeOffset StartedAt,
+    DateTimeOffset EndedAt)
+{
+    public OutcomeCategory Category => Code.Category();
+
+    public FaultAttribution CountedAgainst => Code.CountedAgainst();
+
+    public bool IsSuccess => Code == OutcomeCode.Success;
+}
+
+/// <summary>A request for a dial-out connection to one outstation.</summary>
+/// <param name="Outstation">The outstation's configured name (counters and logs).</param>
+/// <param name="Number">The validated dial string.</param>
+/// <param name="Pool">The pool to take a modem from; null = the default pool.</param>
+public sealed record CallRequest(string Outstation, string Number, string? Pool = null);

@@ -1,0 +1,101 @@
+namespace ChannelManager.Core.Channels;
+
+/// <summary>What a modem is doing now, as the pool sees it.</summary>
+public enum ModemAvailability
+{
+    Idle,
+    InCall,
+    Checking,
+    Quarantined,
+    OutOfService,
+}
+
+/// <summary>
+/// The Channel Manager's book-keeping for one modem. Mutable, but only touched under the manager's
+/// lock; readers get <see cref="ModemSnapshot"/> values.
+/// </summary>
+internal sealed class ModemSlot(IModemDevice device, ModemRole role, int index, int maxQuality)
+{
+    public IModemDevice Device { get; } = device;
+
+    public ModemRole Role { get; } = role;
+
+    public int Index { get; } = index;
+
+    public string Name => Device.Name;
+
+    public ModemAvailability Availability { get; set; } = ModemAvailability.Idle;
+
+    /// <summary>Set while a check or call holds the modem; quarantine/fault state survives it.</summary>
+    public bool Faulted { get; set; }
+
+    public int Quality { get; set; } = maxQuality;
+
+    public int ConsecutiveFaults { get; set; }
+
+    public DateTimeOffset? QuarantinedUntil { get; set; }
+
+    public OutcomeCode? LastFault { get; set; }
+
+    public string? LastFaultReply { get; set; }
+
+    public DateTimeOffset? LastOnHook { get; set; }
+
+    public DateTimeOffset? LastChecked { get; set; }
+
+    /// <summary>Set after a connection was lost mid-call: the next health pass checks this modem first.</summary>
+    public bool RecheckRequested { get; set; }
+
+    public string? CurrentOutstation { get; set; }
+
+    public string? CurrentNumber { get; set; }
+
+    public DateTimeOffset? CallStartedAt { get; set; }
+
+    public bool OutOfService { get; set; }
+
+    public ModemStatistics Statistics { get; set; } = new();
+
+    public bool Serves(string? pool) =>
+        pool is null ? Role.Pools.Count == 0 || Role.Pools.Contains(ChannelPools.Default, StringComparer.OrdinalIgnoreCase)
+                     : Role.Pools.Contains(pool, StringComparer.OrdinalIgnoreCase) || (Role.Pools.Count == 0 && string.Equals(pool, ChannelPools.Default, StringComparison.OrdinalIgnoreCase));
+
+    public ModemSnapshot Snapshot() => new(
+        Name,
+        Availability,
+        Faulted,
+        Quality,
+        LastFault,
+        LastFaultReply,
+        QuarantinedUntil,
+        CurrentOutstation,
+        CurrentNumber,
+        CallStartedAt,
+        Role.Pools,
+        Role.AnswerCalls,
+        Role.ReservedForDialIn,
+        Statistics);
+}
+
+public static class ChannelPools
+{
+    /// <summary>The pool of a modem that names none, and of a request that names none.</summary>
+    public const string Default = "default";
+}
+
+/// <summary>A modem's state for the host, API and dashboard (issue 4 item 7).</summary>
+public sealed record ModemSnapshot(
+    string Name,
+    ModemAvailability Availability,
+    bool Faulted,
+    int Quality,
+    OutcomeCode? LastFault,
+    string? LastFaultReply,
+    DateTimeOffset? QuarantinedUntil,
+    string? CurrentOutstation,
+    string? CurrentNumber,
+    DateTimeOffset? CallStartedAt,
+    IReadOnlyList<string> Pools,
+    bool AnswerCalls,
+    bool ReservedForDialIn,
+    ModemStatistics Statistics);
