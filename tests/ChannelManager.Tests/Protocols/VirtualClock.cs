@@ -34,4 +34,19 @@ internal static class VirtualClock
 
         return condition();
     }
+
+    /// <summary>Advances the clock by <paramref name="step"/> (with a real 1 ms yield) until <paramref name="condition"/> holds, at most <paramref name="maxSteps"/> times.</summary>
+    public static async Task<bool> AdvanceUntilAsync(FakeTimeProvider time, TimeSpan step, Func<bool> condition, int maxSteps = 1000)
+    {
+        for (var i = 0; i < maxSteps && !condition(); i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(1), TimeProvider.System);
+            if (!condition())
+            {
+                time.Advance(step);
+            }
+        }
+
+        return condition();
+    }
 }

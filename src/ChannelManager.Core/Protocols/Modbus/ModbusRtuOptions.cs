@@ -1,15 +1,8 @@
 using System.ComponentModel.DataAnnotations;
+using ChannelManager.Core.Transport;
 using Microsoft.Extensions.Options;
 
 namespace ChannelManager.Core.Protocols.Modbus;
-
-/// <summary>Parity of the RTU character (Modbus over Serial Line V1.02 §2.5.1: even is the default; none needs 2 stop bits per spec, 1 in common practice).</summary>
-public enum ModbusParity
-{
-    None,
-    Odd,
-    Even,
-}
 
 /// <summary>Settings of a <see cref="ModbusRtuMaster"/> for one outstation.</summary>
 public sealed class ModbusRtuOptions
@@ -22,13 +15,13 @@ public sealed class ModbusRtuOptions
     [Range(300, 921600)]
     public int BaudRate { get; set; } = 9600;
 
-    public ModbusParity Parity { get; set; } = ModbusParity.Even;
+    /// <summary>Even is the RTU default (Modbus over Serial Line V1.02 §2.5.1); set it as the line is really framed.</summary>
+    public SerialParity Parity { get; set; } = SerialParity.Even;
 
     [Range(7, 8)]
     public int DataBits { get; set; } = 8;
 
-    [Range(1, 2)]
-    public int StopBits { get; set; } = 1;
+    public SerialStopBits StopBits { get; set; } = SerialStopBits.One;
 
     /// <summary>How long to wait for the first byte of a reply before the attempt is a command timeout.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
@@ -56,7 +49,7 @@ public sealed class ModbusRtuOptions
     public static readonly TimeSpan MinimumInterCharacterTimeout = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Bits per character: start + data + parity + stop (11 for 8E1 and 8N2, 10 for 8N1).</summary>
-    public int CharacterBits => 1 + DataBits + (Parity == ModbusParity.None ? 0 : 1) + StopBits;
+    public int CharacterBits => new SerialFraming(BaudRate, DataBits, Parity, StopBits).BitsPerCharacter;
 
     public TimeSpan EffectiveInterFrameDelay => InterFrameDelay ?? ModbusRtuTiming.InterFrameDelay(BaudRate, CharacterBits);
 

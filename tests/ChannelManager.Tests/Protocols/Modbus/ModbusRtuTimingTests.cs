@@ -1,4 +1,5 @@
 using ChannelManager.Core.Protocols.Modbus;
+using ChannelManager.Core.Transport;
 
 namespace ChannelManager.Tests.Protocols.Modbus;
 
@@ -22,8 +23,8 @@ public sealed class ModbusRtuTimingTests
     {
         var options = new ModbusRtuOptions();
         Assert.Equal(11, options.CharacterBits);
-        Assert.Equal(10, new ModbusRtuOptions { Parity = ModbusParity.None }.CharacterBits);
-        Assert.Equal(11, new ModbusRtuOptions { Parity = ModbusParity.None, StopBits = 2 }.CharacterBits);
+        Assert.Equal(10, new ModbusRtuOptions { Parity = SerialParity.None }.CharacterBits);
+        Assert.Equal(11, new ModbusRtuOptions { Parity = SerialParity.None, StopBits = SerialStopBits.Two }.CharacterBits);
     }
 
     [Fact]
