@@ -13,7 +13,7 @@ namespace ChannelManager.Core.Modems;
 /// Nothing the modem sends makes an operation throw; exceptions mean a caller bug, bad options, or
 /// (for the lock wait only) cancellation before the operation started.
 /// </summary>
-public sealed class AtModem : IAsyncDisposable
+public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
 {
     private readonly IChannelTransport _transport;
     private readonly bool _ownsTransport;

@@ -1,0 +1,83 @@
+using ChannelManager.Core.Channels;
+using ChannelManager.Core.Protocols;
+
+namespace ChannelManager.Core.Scheduling;
+
+/// <summary>A request to poll one outstation now, with the driver that speaks its protocol (and unit address).</summary>
+public sealed record PollRequest(string Outstation, string Number, IProtocolDriver Driver, IReadOnlyList<ProtocolCommand> Commands, string? Pool = null);
+
+/// <summary>
+/// How one poll ended (design.md §3: category, code, modem used, raw reply or frame, modems tried,
+/// timestamps), with the protocol result when a connection was made and the guard's next allowed time.
+/// </summary>
+public sealed record PollOutcome(
+    string Outstation,
+    string Number,
+    OutcomeCode Code,
+    string? Modem,
+    IReadOnlyList<ModemAttempt> ModemsTried,
+    string Reply,
+    ProtocolResult? Protocol,
+    DateTimeOffset StartedAt,
+    DateTimeOffset EndedAt,
+    DateTimeOffset? NextAllowedAt)
+{
+    public OutcomeCategory Category => Code.Category();
+
+    public FaultAttribution CountedAgainst => Code.CountedAgainst();
+
+    public bool IsSuccess => Code == OutcomeCode.Success;
+}
+
+/// <summary>
+/// One transaction as design.md §2 describes it: ask the repeat-call guard, get a connected modem from
+/// the Channel Manager (which retries set-up failures on the next modem itself), run the protocol
+/// commands, hang up, and record the attempt in the ledger. It never redials: the scheduler decides
+/// when to try again.
+/// </summary>
+public sealed class PollTransaction(ModemChannelManager channels, RepeatCallBook ledger, TimeProvider timeProvider)
+{
+    public async Task<PollOutcome> RunAsync(PollRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var started = timeProvider.GetUtcNow();
+        var guard = ledger.TryBeginAttempt(request.Number, started);
+        if (!guard.Allowed)
+        {
+            return new PollOutcome(request.Outstation, request.Number, OutcomeCode.RepeatCallLimit, null, [], $"{guard.Refusal}: {guard.Detail}", null, started, timeProvider.GetUtcNow(), guard.NextAllowedAt);
+        }
+
+        var code = OutcomeCode.Cancelled;
+        string? modem = null;
+        var reply = string.Empty;
+        IReadOnlyList<ModemAttempt> tried = [];
+        ProtocolResult? protocol = null;
+        try
+        {
+            var connect = await channels.ConnectAsync(new CallRequest(request.Outstation, request.Number, request.Pool), cancellationToken).ConfigureAwait(false);
+            (code, modem, reply, tried) = (connect.Outcome.Code, connect.Outcome.Modem, connect.Outcome.RawReply, connect.Outcome.ModemsTried);
+            if (connect.Lease is { } lease)
+            {
+                await using (lease.ConfigureAwait(false))
+                {
+                    protocol = await request.Driver.ExecuteAsync(lease.Link, request.Commands, cancellationToken).ConfigureAwait(false);
+                    code = protocol.Code;
+                    lease.ReportProtocolOutcome(protocol.Code);
+                    if (!protocol.IsSuccess)
+                    {
+                        reply = protocol.Detail ?? protocol.Code.ToString();
+                    }
+                }
+            }
+        }
+        finally
+        {
+            // The dial (if any) is on-hook now: close the attempt in the ledger whatever happened, so a
+            // crash of this method cannot leave a number looking "dialling" for ever.
+            ledger.Complete(request.Number, new AttemptResult(code, timeProvider.GetUtcNow()) { Modem = modem, RawReply = reply });
+        }
+
+        var next = ledger.Ledgers.TryGetValue(request.Number, out var l) ? l.NextAllowedAt : null;
+        return new PollOutcome(request.Outstation, request.Number, code, modem, tried, reply, protocol, started, timeProvider.GetUtcNow(), next);
+    }
+}
