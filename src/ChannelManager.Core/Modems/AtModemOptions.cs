@@ -58,7 +58,7 @@ public sealed partial class AtModemOptions
     /// Sent to abort a dial in progress. V.250 §6.3.1: any character from the DTE before the connection
     /// completes aborts the attempt; CR is harmless if the modem has already returned to command state.
     /// </summary>
-    [Required(AllowEmptyStrings = false)]
+    [Required(AllowEmptyStrings = true)] // "\r" is whitespace; the pattern below requires 1–4 characters
     [RegularExpression("^[\\x00-\\x7F]{1,4}$", ErrorMessage = "DialAbortText must be 1 to 4 ASCII characters.")]
     public string DialAbortText { get; set; } = "\r";
 

@@ -44,7 +44,19 @@ public static class ModemReplyClassifier
         [23] = (ModemReplyKind.Connect, "CONNECT 1200TX/75RX"),
         [24] = (ModemReplyKind.Delayed, "DELAYED"),
         [32] = (ModemReplyKind.Blacklisted, "BLACKLISTED"),
+        // Rockwell/Conexant intermediate reports (Tandy faxback #3252; W. Buchanan, "Computer Busses", Table C.1).
         [40] = (ModemReplyKind.Intermediate, "CARRIER 300"),
+        [44] = (ModemReplyKind.Intermediate, "CARRIER 1200/75"),
+        [45] = (ModemReplyKind.Intermediate, "CARRIER 75/1200"),
+        [46] = (ModemReplyKind.Intermediate, "CARRIER 1200"),
+        [47] = (ModemReplyKind.Intermediate, "CARRIER 2400"),
+        [48] = (ModemReplyKind.Intermediate, "CARRIER 4800"),
+        [66] = (ModemReplyKind.Intermediate, "COMPRESSION: CLASS 5"),
+        [67] = (ModemReplyKind.Intermediate, "COMPRESSION: V.42bis"),
+        [69] = (ModemReplyKind.Intermediate, "COMPRESSION: NONE"),
+        [70] = (ModemReplyKind.Intermediate, "PROTOCOL: NONE"),
+        [77] = (ModemReplyKind.Intermediate, "PROTOCOL: LAPM"),
+        [80] = (ModemReplyKind.Intermediate, "PROTOCOL: ALT"),
     };
 
     /// <summary>
