@@ -832,7 +832,17 @@ public sealed class SimulatedModem
             case TimerKind.Dial when _state == ModemState.Dialling:
                 DialTimerFired();
                 break;
-            case TimerKind.Escape when _state == ModemState.Online && _escape is { } escape && escape.CompleteAt(_time.GetUtcNow()):
+            case TimerKind.Escape when _state == ModemState.Online && _escape is { Armed: true } escape:
+                var now = _time.GetUtcNow();
+                if (!escape.CompleteAt(now))
+                {
+                    // A timer can fire a little before the wall clock shows the guard time passed
+                    // (timer ticks and GetUtcNow are different clocks): wait out the remainder
+                    // rather than silently dropping a valid escape.
+                    StartTimer(TimerKind.Escape, escape.Guard - (now - escape.LastByteAt));
+                    break;
+                }
+
                 // Escape complete: online command state, the call stays up (V.250 §5.1).
                 _state = ModemState.OnlineCommand;
                 _phase = LinePhase.Idle;

@@ -44,19 +44,19 @@ internal static class DemoRunner
 
     private static void WriteSummary(IAnsiConsole console, DemoWorld world, IReadOnlyList<PollOutcome> outcomes)
     {
-        var modems = new Table().Title("Modems: faults counted against the modem").AddColumns("Modem", "State", "Faulted", "Errors", "Calls", "Connects", "Last fault");
+        var modems = new Table().Title("Modems: faults counted against the modem").AddColumns("Modem", "State", "Faulted", "Errors", "Calls", "Connects", "Last fault", "Raw reply");
         foreach (var m in world.Channels.Modems)
         {
-            modems.AddRow(m.Name, m.Availability.ToString(), m.Faulted ? "yes" : "no", N(m.Statistics.Errors), N(m.Statistics.Calls), N(m.Statistics.Connects), m.LastFault?.ToString() ?? "-");
+            modems.AddRow(m.Name, m.Availability.ToString(), m.Faulted ? "yes" : "no", N(m.Statistics.Errors), N(m.Statistics.Calls), N(m.Statistics.Connects), m.LastFault?.ToString() ?? "-", Markup.Escape(Flatten(m.LastFaultReply)));
         }
 
         console.Write(modems);
-        var stations = new Table().Title("Outstations: failures counted against the outstation").AddColumns("Outstation", "Dials", "Errors", "Failures", "Calls in exchange log");
+        var stations = new Table().Title("Outstations: failures counted against the outstation").AddColumns("Outstation", "Dials", "Errors", "Failures", "Dials that reached the line (exchange log)");
         foreach (var o in world.Outstations)
         {
             var stats = world.Channels.Outstations.GetValueOrDefault(o.Name);
             var failures = stats is null ? "-" : string.Join(", ", stats.FailuresByCode.Select(f => $"{f.Key}×{f.Value}"));
-            stations.AddRow(o.Name, N(stats?.Calls ?? 0), N(stats?.Errors ?? 0), failures.Length == 0 ? "-" : failures, N(world.Exchange.CallsTo(o.Number).Count));
+            stations.AddRow(o.Name, N(stats?.Calls ?? 0), N(stats?.Errors ?? 0), failures.Length == 0 ? "-" : failures, N(world.Exchange.CallsTo(o.Number).Count(c => c.ReachedLine)));
         }
 
         console.Write(stations);
@@ -86,6 +86,8 @@ internal static class DemoRunner
 
     private static string Row(string n, string outstation, string number, string tried, string reply, string code, string category, string against) =>
         $"{n,-2} {outstation,-17} {number,-12} {tried,-12} {reply,-35} {code,-18} {category,-24} {against}";
+
+    private static string Flatten(string? raw) => string.IsNullOrEmpty(raw) ? "-" : raw.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", " | ", StringComparison.Ordinal);
 
     private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -73,20 +73,22 @@ internal sealed class DemoWorld : IAsyncDisposable
         Add("RTU-07 Booster", "01632960007", "answers, exception 02", Rtu(7, OutstationFault.Exception(ModbusExceptionCode.IllegalDataAddress)), unit: 7);
 
         // M2 fails its init string, M4 has no dial tone: both are channel set-up faults, retried on the next modem.
+        // S12 = 10 (0.2 s escape guard, V.250 §6.3.x) so hang-ups are quick; the AT engine's guard time
+        // must be at least the modem's, or the modem treats "+++" as data — as a real one would.
         var behaviours = new[]
         {
-            new ModemBehaviour { Name = "M1" },
-            new ModemBehaviour { Name = "M2", Fault = ModemFault.InitError },
-            new ModemBehaviour { Name = "M3" },
-            new ModemBehaviour { Name = "M4", Fault = ModemFault.NoDialTone, SRegisters = { [6] = 1 } },
+            new ModemBehaviour { Name = "M1", SRegisters = { [12] = 10 } },
+            new ModemBehaviour { Name = "M2", Fault = ModemFault.InitError, SRegisters = { [12] = 10 } },
+            new ModemBehaviour { Name = "M3", SRegisters = { [12] = 10 } },
+            new ModemBehaviour { Name = "M4", Fault = ModemFault.NoDialTone, SRegisters = { [6] = 1, [12] = 10 } },
         };
         var ports = SimulatedModemBank.StartInProcess(behaviours, exchange, time, stop.Token);
         var modems = ports.Select(p => ((IModemDevice)new AtModem(p.HostEnd, ownsTransport: true, new AtModemOptions
         {
             Name = p.Modem.Name,
             CommandTimeout = TimeSpan.FromSeconds(1),
-            DialTimeout = TimeSpan.FromSeconds(3),
-            EscapeGuardTime = TimeSpan.FromMilliseconds(200),
+            DialTimeout = TimeSpan.FromSeconds(5),
+            EscapeGuardTime = TimeSpan.FromMilliseconds(300),
         }, time), ModemRole.Default));
         var channels = new ModemChannelManager(modems, new ChannelManagerOptions
         {

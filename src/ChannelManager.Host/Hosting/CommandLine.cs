@@ -12,7 +12,14 @@ internal static class CommandLine
         var demo = new Command("demo", "Run the embedded simulated modem bank and outstations with scripted faults; needs no hardware and no config.");
         demo.SetAction(async (_, ct) =>
         {
-            await DemoRunner.RunAsync(AnsiConsole.Console, TimeProvider.System, ct).ConfigureAwait(false);
+            var console = AnsiConsole.Console;
+            if (Console.IsOutputRedirected)
+            {
+                // A log file or CI: do not wrap rows at the default 80 columns.
+                console.Profile.Width = 160;
+            }
+
+            await DemoRunner.RunAsync(console, TimeProvider.System, ct).ConfigureAwait(false);
             return 0;
         });
 
