@@ -376,6 +376,29 @@ public sealed class AtModemTests
     }
 
     [Fact]
+    public async Task DataChannel_CarrierDetectDrops_ReadReturnsZeroAndModemReady()
+    {
+        var lines = Substitute.For<IModemControlLines>();
+        var carrier = true;
+        lines.CarrierDetect.Returns(_ => carrier);
+        var wire = new ScriptedTransport { ControlLines = lines }.WithInit()
+            .ExpectText("ATD123\r").ReplyText("\r\nCONNECT 9600\r\n");
+        await using var modem = new AtModem(wire, false, ModemTestKit.Options(), _time);
+        await modem.InitializeAsync(CancellationToken.None).Bounded();
+        await modem.DialAsync("123", CancellationToken.None).Bounded();
+
+        var read = modem.DataChannel.ReadAsync(new byte[8], CancellationToken.None).AsTask();
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
+        Assert.False(read.IsCompleted); // CD still up: the read keeps waiting
+        carrier = false;
+        await _time.AdvanceUntilAsync(() => read.IsCompleted, TimeSpan.FromMilliseconds(50));
+
+        Assert.Equal(0, await read);
+        await ModemTestKit.WaitUntilAsync(() => modem.State == ModemState.Ready);
+    }
+
+    [Fact]
     public async Task DataChannel_FrameEndsInCarriageReturn_ReleasedAfterHoldBackTime()
     {
         var wire = new ScriptedTransport().WithInit()
