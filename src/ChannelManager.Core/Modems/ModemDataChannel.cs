@@ -9,7 +9,7 @@ namespace ChannelManager.Core.Modems;
 /// CD drop where control lines exist, link closed) or the modem left data state; writes then fail with
 /// <see cref="TransportFailureException"/>. Open/close/dispose do nothing: the modem owns the link and hangs up.
 /// </summary>
-public sealed class ModemDataChannel : IChannelTransport
+internal sealed class ModemDataChannel : IChannelTransport
 {
     private readonly IChannelTransport _inner;
     private readonly ChannelReader<byte[]> _reader;
