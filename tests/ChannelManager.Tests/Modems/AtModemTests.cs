@@ -494,12 +494,12 @@ public sealed class AtModemTests
     }
 
     [Fact]
-    public async Task AtModem_InvalidOptions_ThrowsNamingTheSetting()
+    public void AtModem_InvalidOptions_ThrowsNamingTheSetting()
     {
         var wire = new ScriptedTransport();
-        var ex = Assert.ThrowsAny<Exception>(() => new AtModem(wire, false, ModemTestKit.Options(o => o.CommandTimeout = TimeSpan.Zero), _time));
+        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => new AtModem(wire, false, ModemTestKit.Options(o => o.CommandTimeout = TimeSpan.Zero), _time));
         Assert.Contains(nameof(AtModemOptions.CommandTimeout), ex.Message, StringComparison.Ordinal);
-        await Task.CompletedTask;
     }
 
     [Fact]
