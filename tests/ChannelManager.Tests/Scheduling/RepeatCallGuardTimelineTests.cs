@@ -89,6 +89,22 @@ public sealed class RepeatCallGuardTimelineTests
     }
 
     [Fact]
+    public void Plan_Seed003BackoffUnderUkProfile_GuardMovesThirtySecondsToTwoMinutesAfterOnHook()
+    {
+        // Seed 003's 30 s first retry is shorter than the UK profile's 120 s gap: the guard wins.
+        var line = new Line(CountryProfiles.UK);
+        line.Dial(0, OutcomeCode.Busy, on: 3);
+        var policy = BackoffPolicy.From(new BackoffOptions { Initial = TimeSpan.FromSeconds(30), Max = TimeSpan.FromSeconds(120), MaxAttempts = 6 });
+        var schedule = RetrySchedule.Initial.OnOutcome(policy, OutcomeCode.Busy, At(3), () => 0.5);
+
+        var plan = RepeatCallGuard.Plan(schedule.LastDecision!.Value, line.Ledger, CountryProfiles.UK);
+
+        Assert.Equal(At(33), schedule.NextDue);
+        Assert.Equal(At(123), plan.At);
+        Assert.True(plan.ClampedByGuard);
+    }
+
+    [Fact]
     public void Timeline_De_TwelveFailuresLockFor120MinutesFromLastOnHook()
     {
         var line = new Line(CountryProfiles.DE);
