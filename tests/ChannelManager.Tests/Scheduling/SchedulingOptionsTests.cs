@@ -202,3 +202,25 @@ public sealed class SchedulingOptionsTests
             (CountryProfiles.UK.MaxAttempts, CountryProfiles.UK.GapAfter(1), CountryProfiles.UK.GapAfter(2), CountryProfiles.UK.GapAfter(3), CountryProfiles.UK.AutoRelease));
     }
 }
+
+public sealed class SchedulingOptionsValidatorTests
+{
+    [Fact]
+    public void RepeatCallGuardOptionsValidator_UnknownProfile_FailsWithPathMessage()
+    {
+        var result = new RepeatCallGuardOptionsValidator().Validate(null, new RepeatCallGuardOptions { Profile = "Mars" });
+
+        Assert.True(result.Failed);
+        Assert.StartsWith("RepeatCallGuard.Profile: unknown profile 'Mars'", Assert.Single(result.Failures ?? []), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BackoffOptionsValidator_ValidAndInvalid_SucceedsOrNamesPath()
+    {
+        var validator = new BackoffOptionsValidator("Outstations[0].Backoff");
+
+        Assert.True(validator.Validate(null, new BackoffOptions()).Succeeded);
+        var failed = validator.Validate(null, new BackoffOptions { MaxAttempts = -1 });
+        Assert.Equal("Outstations[0].Backoff.MaxAttempts", Assert.Single(failed.Failures ?? []).Split(':')[0]);
+    }
+}
