@@ -57,8 +57,10 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
     }
 
+    private volatile bool _ended;
+
     /// <summary>Set once the loop has stopped reading (link closed or failed, or stopped).</summary>
-    public bool Ended { get; private set; }
+    public bool Ended => _ended;
 
     /// <summary>The transport fault that ended the loop, if one did.</summary>
     public Exception? Fault { get; private set; }
@@ -224,7 +226,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
 
         lock (_sync)
         {
-            Ended = true;
+            _ended = true;
             EndDataLocked();
             _lines.Writer.TryComplete();
         }
@@ -335,6 +337,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _dataMode = false;
         _swallowLf = false;
         _assembler.Reset();
+        _dataChannel?.MarkEnded();
         _data?.Writer.TryComplete();
     }
 

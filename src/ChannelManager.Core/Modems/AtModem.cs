@@ -23,7 +23,7 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
     private readonly ModemSession _session;
     private readonly SemaphoreSlim _operationLock = new(1, 1);
     private readonly Channel<ModemReply> _unsolicited = Channel.CreateBounded<ModemReply>(
-        new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = false, SingleWriter = true });
+        new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = false, SingleWriter = false });
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Lock _reconcileSync = new();
     private readonly List<Task> _reconciles = [];
@@ -232,7 +232,7 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
 
             case Ending.Final:
                 // Garbage or unknown text mid-dial: the modem may still be dialling, so abort it first.
-                await AbortCallAsync(pump, raw);
+                _ = await AbortCallAsync(pump, raw);
                 await _session.FireAsync(ModemTrigger.Fault);
                 return (exchange.Code, exchange.Final);
 
@@ -242,12 +242,11 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
 
             default:
                 // DialTimeout (no final result within S7 + margin) or Cancelled: abort the attempt either way.
-                var answered = await AbortCallAsync(pump, raw);
-                await _session.FireAsync(answered ? ModemTrigger.CallFailed : ModemTrigger.Fault);
-                if (State == ModemState.Online)
+                // Seed 004: an ATD timeout is the outstation's; the modem is faulted only if it stays silent.
+                var abort = await AbortCallAsync(pump, raw);
+                if (abort != AbortResult.ConnectedAndHungUp)
                 {
-                    // CONNECT raced the abort: the call is up, so take it down again.
-                    await HangUpCoreAsync(raw, CancellationToken.None);
+                    await _session.FireAsync(abort == AbortResult.Silent ? ModemTrigger.Fault : ModemTrigger.CallFailed);
                 }
 
                 return (exchange.Ending == Ending.Cancelled ? OutcomeCode.Cancelled : OutcomeCode.DialTimeout, null);
@@ -256,10 +255,10 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
 
     /// <summary>
     /// V.250 §6.3.1: any character from the DTE aborts a connection attempt; the modem then sends a final
-    /// result (usually NO CARRIER). Returns true if the modem answered (false: silent, or CONNECT won the race,
-    /// in which case the session is moved to Online so the caller can hang up).
+    /// result (usually NO CARRIER). If CONNECT won the race the call is up, so it is hung up again here and
+    /// the session ends Ready (or Faulted if the hang-up fails); otherwise the session stays Dialling.
     /// </summary>
-    private async Task<bool> AbortCallAsync(AtLinkPump pump, List<string> raw)
+    private async Task<AbortResult> AbortCallAsync(AtLinkPump pump, List<string> raw)
     {
         pump.StopExpectingConnect();
         try
@@ -270,7 +269,7 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
         catch (TransportFailureException ex)
         {
             raw.Add(ex.Message);
-            return false;
+            return AbortResult.Silent;
         }
 
         var drain = await AwaitFinalAsync(pump, ModemPhase.Dial, _options.CommandTimeout, collectInformation: false, raw, CancellationToken.None);
@@ -279,13 +278,14 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
             if (pump.InDataMode)
             {
                 _data = pump.DataChannel;
-                await _session.FireAsync(ModemTrigger.Connected);
             }
 
-            return false;
+            await _session.FireAsync(ModemTrigger.Connected);
+            _ = await HangUpCoreAsync(raw, CancellationToken.None);
+            return AbortResult.ConnectedAndHungUp;
         }
 
-        return drain.Ending == Ending.Final;
+        return drain.Ending == Ending.Final ? AbortResult.Answered : AbortResult.Silent;
     }
 
     private async Task<(OutcomeCode, ModemReply?)> HangUpCoreAsync(List<string> raw, CancellationToken cancellationToken)
@@ -512,8 +512,9 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
 
         _pump = null;
         await old.StopAsync();
-        if (old.Ended && old.Fault is not null)
+        if (old.Ended)
         {
+            // The link failed or the peer closed it (TCP FIN, port gone): reopen from scratch.
             try
             {
                 await _transport.CloseAsync(CancellationToken.None);
@@ -620,6 +621,13 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
         Timeout,
         LinkEnded,
         Cancelled,
+    }
+
+    private enum AbortResult
+    {
+        Answered,
+        Silent,
+        ConnectedAndHungUp,
     }
 
     private readonly record struct Exchange(Ending Ending, OutcomeCode Code, ModemReply? Final);

@@ -9,7 +9,7 @@ namespace ChannelManager.Core.Modems;
 /// CD drop where control lines exist, link closed) or the modem left data state; writes then fail with
 /// <see cref="TransportFailureException"/>. Open/close/dispose do nothing: the modem owns the link and hangs up.
 /// </summary>
-public sealed class ModemDataChannel : IChannelTransport
+internal sealed class ModemDataChannel : IChannelTransport
 {
     private readonly IChannelTransport _inner;
     private readonly ChannelReader<byte[]> _reader;
@@ -17,6 +17,7 @@ public sealed class ModemDataChannel : IChannelTransport
     private readonly TimeProvider _time;
     private readonly TimeSpan _pollInterval;
     private ReadOnlyMemory<byte> _pending;
+    private volatile bool _ended;
 
     internal ModemDataChannel(IChannelTransport inner, ChannelReader<byte[]> reader, AtLinkPump pump, TimeProvider time, TimeSpan pollInterval)
     {
@@ -63,7 +64,9 @@ public sealed class ModemDataChannel : IChannelTransport
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        if (_reader.Completion.IsCompleted)
+        // Checked before unread data is drained: once the modem is back in command state, bytes written
+        // here would be parsed as AT commands.
+        if (_ended)
         {
             throw new TransportFailureException(TransportFault.LinkFailed, Endpoint, "carrier lost: the modem is no longer in data state");
         }
@@ -72,6 +75,9 @@ public sealed class ModemDataChannel : IChannelTransport
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>Data state is over (carrier lost, escape, DTR drop, link closed).</summary>
+    internal void MarkEnded() => _ended = true;
 
     private async ValueTask<bool> WaitForDataAsync(CancellationToken cancellationToken)
     {

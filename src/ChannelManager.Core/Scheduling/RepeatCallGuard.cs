@@ -173,6 +173,10 @@ public static class RepeatCallGuard
         return new(l with { State = SettledState(l, onHook) }, events.ToImmutable());
     }
 
+    /// <summary>Shorthand for <see cref="RecordOutcome(NumberLedger, CountryProfile, AttemptResult)"/> without modem details.</summary>
+    public static LedgerUpdate RecordOutcome(NumberLedger ledger, CountryProfile profile, OutcomeCode code, DateTimeOffset onHookAt) =>
+        RecordOutcome(ledger, profile, new AttemptResult(code, onHookAt));
+
     /// <summary>
     /// On start-up (research §3.1): an attempt with no on-hook record counts as failed with on-hook = restart time
     /// (<see cref="OutcomeCode.DialTimeout"/>: no final result was seen).

@@ -228,6 +228,39 @@ public sealed class AtModemTests
     }
 
     [Fact]
+    public async Task DialAsync_ConnectRacesTheAbort_CallHungUpAndDialTimeout()
+    {
+        var wire = new ScriptedTransport().WithInit()
+            .ExpectText("ATD123\r")
+            .ExpectText("\r").ReplyText("\r\nCONNECT 9600\r\n")
+            .ExpectText("+++").ReplyText("\r\nOK\r\n")
+            .ExpectText("ATH\r").ReplyText("\r\nOK\r\n");
+        await using var modem = new AtModem(wire, false, ModemTestKit.Options(o => o.DialTimeout = TimeSpan.FromSeconds(5)), _time);
+        await modem.InitializeAsync(CancellationToken.None).Bounded();
+
+        var task = modem.DialAsync("123", CancellationToken.None);
+        await _time.AdvanceUntilAsync(() => task.IsCompleted, TimeSpan.FromMilliseconds(100));
+        var result = await task;
+
+        Assert.Equal(OutcomeCode.DialTimeout, result.Code);
+        Assert.Equal(ModemState.Ready, modem.State);
+        wire.AssertScriptDone();
+    }
+
+    [Fact]
+    public async Task CheckAsync_PeerClosesLink_TransportFailureAndFaulted()
+    {
+        var wire = new ScriptedTransport().ExpectText("AT\r").ThenClose();
+        await using var modem = new AtModem(wire, false, ModemTestKit.Options(), _time);
+
+        var result = await modem.CheckAsync(CancellationToken.None).Bounded();
+
+        Assert.Equal(OutcomeCode.TransportFailure, result.Code);
+        Assert.Contains("link closed", result.RawReply, StringComparison.Ordinal);
+        Assert.Equal(ModemState.Faulted, modem.State);
+    }
+
+    [Fact]
     public async Task DialAsync_Cancelled_AbortCharacterSentAndCancelled()
     {
         var wire = new ScriptedTransport().WithInit()
@@ -319,6 +352,50 @@ public sealed class AtModemTests
         Assert.True(ended);
         await ModemTestKit.WaitUntilAsync(() => modem.State == ModemState.Ready);
         await Assert.ThrowsAsync<TransportFailureException>(async () => await modem.DataChannel.WriteAsync(new byte[] { 1 }, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task DataChannel_WriteAfterNoCarrierWithUnreadData_ThrowsSoBytesNeverReachCommandState()
+    {
+        var wire = new ScriptedTransport().WithInit()
+            .ExpectText("ATD123\r").ReplyText("\r\nCONNECT 9600\r\n")
+            .ExpectText("\x01").ReplyBytes(0x07, 0x08).ReplyText("\r\nNO CARRIER\r\n");
+        await using var modem = new AtModem(wire, false, ModemTestKit.Options(), _time);
+        await modem.InitializeAsync(CancellationToken.None).Bounded();
+        await modem.DialAsync("123", CancellationToken.None).Bounded();
+        var data = modem.DataChannel;
+
+        await data.WriteAsync(new byte[] { 0x01 }, CancellationToken.None);
+        await ModemTestKit.WaitUntilAsync(() => modem.State == ModemState.Ready);
+
+        await Assert.ThrowsAsync<TransportFailureException>(async () => await data.WriteAsync("AT"u8.ToArray(), CancellationToken.None));
+        var (bytes, ended) = await data.ReadAsync(10);
+        Assert.Equal(new byte[] { 0x07, 0x08 }, bytes);
+        Assert.True(ended);
+        Assert.EndsWith("\x01", wire.WrittenText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DataChannel_CarrierDetectDrops_ReadReturnsZeroAndModemReady()
+    {
+        var lines = Substitute.For<IModemControlLines>();
+        var carrier = true;
+        lines.CarrierDetect.Returns(_ => carrier);
+        var wire = new ScriptedTransport { ControlLines = lines }.WithInit()
+            .ExpectText("ATD123\r").ReplyText("\r\nCONNECT 9600\r\n");
+        await using var modem = new AtModem(wire, false, ModemTestKit.Options(), _time);
+        await modem.InitializeAsync(CancellationToken.None).Bounded();
+        await modem.DialAsync("123", CancellationToken.None).Bounded();
+
+        var read = modem.DataChannel.ReadAsync(new byte[8], CancellationToken.None).AsTask();
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
+        Assert.False(read.IsCompleted); // CD still up: the read keeps waiting
+        carrier = false;
+        await _time.AdvanceUntilAsync(() => read.IsCompleted, TimeSpan.FromMilliseconds(50));
+
+        Assert.Equal(0, await read);
+        await ModemTestKit.WaitUntilAsync(() => modem.State == ModemState.Ready);
     }
 
     [Fact]
@@ -417,12 +494,12 @@ public sealed class AtModemTests
     }
 
     [Fact]
-    public async Task AtModem_InvalidOptions_ThrowsNamingTheSetting()
+    public void AtModem_InvalidOptions_ThrowsNamingTheSetting()
     {
         var wire = new ScriptedTransport();
-        var ex = Assert.ThrowsAny<Exception>(() => new AtModem(wire, false, ModemTestKit.Options(o => o.CommandTimeout = TimeSpan.Zero), _time));
+        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => new AtModem(wire, false, ModemTestKit.Options(o => o.CommandTimeout = TimeSpan.Zero), _time));
         Assert.Contains(nameof(AtModemOptions.CommandTimeout), ex.Message, StringComparison.Ordinal);
-        await Task.CompletedTask;
     }
 
     [Fact]

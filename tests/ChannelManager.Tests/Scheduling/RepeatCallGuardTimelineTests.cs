@@ -89,6 +89,22 @@ public sealed class RepeatCallGuardTimelineTests
     }
 
     [Fact]
+    public void Plan_Seed003BackoffUnderUkProfile_GuardMovesThirtySecondsToTwoMinutesAfterOnHook()
+    {
+        // Seed 003's 30 s first retry is shorter than the UK profile's 120 s gap: the guard wins.
+        var line = new Line(CountryProfiles.UK);
+        line.Dial(0, OutcomeCode.Busy, on: 3);
+        var policy = BackoffPolicy.From(new BackoffOptions { Initial = TimeSpan.FromSeconds(30), Max = TimeSpan.FromSeconds(120), MaxAttempts = 6 });
+        var schedule = RetrySchedule.Initial.OnOutcome(policy, OutcomeCode.Busy, At(3), () => 0.5);
+
+        var plan = RepeatCallGuard.Plan(schedule.LastDecision.GetValueOrDefault(), line.Ledger, CountryProfiles.UK);
+
+        Assert.Equal(At(33), schedule.NextDue);
+        Assert.Equal(At(123), plan.At);
+        Assert.True(plan.ClampedByGuard);
+    }
+
+    [Fact]
     public void Timeline_De_TwelveFailuresLockFor120MinutesFromLastOnHook()
     {
         var line = new Line(CountryProfiles.DE);
@@ -102,7 +118,7 @@ public sealed class RepeatCallGuardTimelineTests
         Assert.Equal(LedgerState.Locked, line.Ledger.State);
         Assert.Equal(At(390), line.Ledger.LockedAt);
         var before = line.Check(7_589);
-        Assert.Equal((GuardRefusal.Locked, At(7_590)), (before.Refusal, before.NextAllowedAt!.Value));
+        Assert.Equal((GuardRefusal.Locked, At(7_590)), (before.Refusal, before.NextAllowedAt.GetValueOrDefault()));
         Assert.True(line.Check(7_590).Allowed);
 
         var released = line.Apply(RepeatCallGuard.Refresh(line.Ledger, CountryProfiles.DE, At(7_590)));
@@ -230,7 +246,7 @@ public sealed class RepeatCallGuardTimelineTests
 
         var back = line.Check(-5_000);
 
-        Assert.Equal((GuardRefusal.Waiting, At(1_123)), (back.Refusal, back.NextAllowedAt!.Value));
+        Assert.Equal((GuardRefusal.Waiting, At(1_123)), (back.Refusal, back.NextAllowedAt.GetValueOrDefault()));
     }
 
     [Fact]
@@ -284,7 +300,7 @@ public sealed class RepeatCallGuardTimelineTests
             line.Dial(k * 40.0, OutcomeCode.NoAnswer, on: k * 40.0 + 10);   // gaps of 30 s
 
         var full = line.Check(400);
-        Assert.Equal((GuardRefusal.Waiting, At(1_800)), (full.Refusal, full.NextAllowedAt!.Value));
+        Assert.Equal((GuardRefusal.Waiting, At(1_800)), (full.Refusal, full.NextAllowedAt.GetValueOrDefault()));
         Assert.True(line.Check(1_800).Allowed);
         Assert.NotEqual(LedgerState.Locked, line.Ledger.State);
     }
@@ -311,11 +327,11 @@ public sealed class RepeatCallGuardTimelineTests
     {
         var backoff = BackoffDecision.Retry(At(0), TimeSpan.FromSeconds(30), "x");
 
-        Assert.Equal((At(30), false), (RepeatCallGuard.Combine(backoff, new GuardDecision(true, GuardRefusal.None, null, "")).At!.Value, false));
+        Assert.Equal(At(30), RepeatCallGuard.Combine(backoff, new GuardDecision(true, GuardRefusal.None, null, "")).At);
         var moved = RepeatCallGuard.Combine(backoff, new GuardDecision(false, GuardRefusal.Waiting, At(120), "gap"));
-        Assert.Equal((At(120), OutcomeCode.RepeatCallLimit), (moved.At!.Value, moved.Outcome!.Value));
+        Assert.Equal((At(120), OutcomeCode.RepeatCallLimit), (moved.At.GetValueOrDefault(), moved.Outcome.GetValueOrDefault()));
         var locked = RepeatCallGuard.Combine(backoff, new GuardDecision(false, GuardRefusal.Locked, null, "locked"));
-        Assert.Equal(((DateTimeOffset?)null, OutcomeCode.RepeatCallLimit, false), (locked.At, locked.Outcome!.Value, locked.GiveUp));
+        Assert.Equal(((DateTimeOffset?)null, OutcomeCode.RepeatCallLimit, false), (locked.At, locked.Outcome.GetValueOrDefault(), locked.GiveUp));
         var earlierGuard = RepeatCallGuard.Combine(backoff, new GuardDecision(false, GuardRefusal.Waiting, At(10), "gap"));
         Assert.Equal(At(30), earlierGuard.At);
         Assert.True(RepeatCallGuard.Combine(BackoffDecision.Stop(At(0), "done"), new GuardDecision(true, GuardRefusal.None, null, "")).GiveUp);

@@ -17,7 +17,7 @@ public sealed class RetryScheduleTests
         var s = RetrySchedule.Initial;
 
         s = s.OnOutcome(policy, OutcomeCode.ExceptionResponse, T0, Mid, serverBusy: true);
-        Assert.Equal((T0, 0), (s.NextDue!.Value, s.FailedAttempts));   // "calls HTTP again", not counted
+        Assert.Equal((T0, 0), (s.NextDue.GetValueOrDefault(), s.FailedAttempts));   // "calls HTTP again", not counted
 
         s = s.OnOutcome(policy, OutcomeCode.ConnectionLost, T0.AddSeconds(1), Mid);
         Assert.Equal(T0.AddSeconds(1).AddMinutes(1), s.NextDue);
@@ -41,11 +41,11 @@ public sealed class RetryScheduleTests
         var s = RetrySchedule.Initial
             .OnOutcome(policy, OutcomeCode.NoAnswer, T0, () => 1.0)
             .OnOutcome(policy, OutcomeCode.NoAnswer, T0, () => 1.0);
-        Assert.Equal(TimeSpan.FromSeconds(40), s.LastDecision!.Value.Delay);
+        Assert.Equal(TimeSpan.FromSeconds(40), s.LastDecision.GetValueOrDefault().Delay);
 
         s = s.OnOutcome(policy, OutcomeCode.Success, T0, () => 1.0).OnOutcome(policy, OutcomeCode.NoAnswer, T0, () => 1.0);
 
-        Assert.Equal(TimeSpan.FromSeconds(20), s.LastDecision!.Value.Delay);
+        Assert.Equal(TimeSpan.FromSeconds(20), s.LastDecision.GetValueOrDefault().Delay);
         Assert.Equal(1, s.FailedAttempts);
     }
 

@@ -186,7 +186,12 @@ public sealed class SchedulingPropertyTests
                 {
                     Assert.Equal(OutcomeCode.RepeatCallLimit, decision.Outcome);
                     if (decision.NextAllowedAt is { } next)
+                    {
                         Assert.True(next > now, "a refusal's next allowed time lies in the future");
+                        // Liveness: the promised time really is allowed (for the number; a modem block is per modem).
+                        if (decision.Refusal is GuardRefusal.Waiting or GuardRefusal.Locked)
+                            Assert.True(RepeatCallGuard.Check(ledger, profile, next).Allowed, $"{name}: not allowed at the promised {next:O}");
+                    }
                     var refusedLedger = ledger;
                     var refusedAt = now;
                     Assert.Throws<InvalidOperationException>(() => { _ = RepeatCallGuard.RecordAttemptStarted(refusedLedger, profile, refusedAt, op.Modem); });
