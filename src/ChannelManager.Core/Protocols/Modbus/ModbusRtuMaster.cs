@@ -59,6 +59,7 @@ public sealed class ModbusRtuMaster : IProtocolDriver
             modbus[i].Validate();
         }
 
+        var startedAt = _time.GetUtcNow();
         var results = new List<CommandResult>(modbus.Length);
         var tx = ArrayPool<byte>.Shared.Rent(ModbusRtuCodec.MaxFrameLength);
         var rx = ArrayPool<byte>.Shared.Rent(ReceiveBufferLength);
@@ -73,11 +74,11 @@ public sealed class ModbusRtuMaster : IProtocolDriver
                 if (!result.IsSuccess)
                 {
                     Log.CommandFailed(_logger, _options.UnitId, command.FunctionCode, result.Attempts, result.Code, result.Detail);
-                    return new ProtocolResult(result.Code, results);
+                    return new ProtocolResult(result.Code, results) { StartedAt = startedAt, EndedAt = _time.GetUtcNow() };
                 }
             }
 
-            return new ProtocolResult(OutcomeCode.Success, results);
+            return new ProtocolResult(OutcomeCode.Success, results) { StartedAt = startedAt, EndedAt = _time.GetUtcNow() };
         }
         finally
         {

@@ -78,6 +78,7 @@ public sealed class ModbusRtuMasterTests
         Assert.Equal(OutcomeCode.CommandTimeout, result.Code);
         Assert.Equal(3, result.Commands[0].Attempts);
         Assert.Equal(3, result.TotalAttempts);
+        Assert.True(result.EndedAt - result.StartedAt >= TimeSpan.FromSeconds(3), $"took {result.EndedAt - result.StartedAt}");
         Assert.Equal(FaultAttribution.Outstation, result.Code.CountedAgainst());
         AssertScriptDone(link);
     }
