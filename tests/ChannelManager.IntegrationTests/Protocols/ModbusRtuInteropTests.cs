@@ -145,6 +145,28 @@ public sealed partial class ModbusRtuInteropTests
         Assert.Equal(FaultAttribution.Outstation, result.Code.CountedAgainst());
     }
 
+    [Fact]
+    public async Task Master_TimeoutOnRealPty_RetriesThenLinkStillUsable()
+    {
+        await using var pty = await SocatPtyPair.StartAsync();
+        await using var sim = ExternalProcess.StartSimulator("outstation", "--port", pty.A, "--unit", "1", "--holding", "0=77");
+        await sim.WaitForLineAsync("READY", Bound);
+        await using var link = new SerialChannelTransport(new SerialTransportOptions { PortName = pty.B, BaudRate = 19200 }, TimeProvider.System);
+        await link.OpenAsync(CancellationToken.None);
+        var silentUnit = new ModbusRtuMaster(new ModbusRtuOptions { UnitId = 5, BaudRate = 19200, Parity = SerialParity.None, ResponseTimeout = TimeSpan.FromMilliseconds(300), TimeoutRetries = 1 }, TimeProvider.System);
+
+        var timedOut = await silentUnit.ExecuteAsync(link, [new ReadHoldingRegisters(0, 1)], CancellationToken.None).WaitAsync(Bound);
+
+        Assert.Equal(OutcomeCode.CommandTimeout, timedOut.Code);
+        Assert.Equal(2, timedOut.TotalAttempts);
+        Assert.InRange(timedOut.EndedAt - timedOut.StartedAt, TimeSpan.FromMilliseconds(600), TimeSpan.FromSeconds(5));
+
+        // The cancelled serial reads left the port usable: the right unit answers on the same link.
+        var ok = await new ModbusRtuMaster(Options(), TimeProvider.System).ExecuteAsync(link, [new ReadHoldingRegisters(0, 1)], CancellationToken.None).WaitAsync(Bound);
+        Assert.Equal(OutcomeCode.Success, ok.Code);
+        Assert.Equal(new ushort[] { 77 }, ok.Commands[0].Registers);
+    }
+
     private static ModbusRtuOptions Options(byte unit = 1) => new()
     {
         UnitId = unit,
