@@ -72,6 +72,8 @@ public sealed partial class ModbusRtuInteropTests
             new WriteMultipleCoils(10, [true, true, false, true]),
             new ReadHoldingRegisters(0, 23),
             new ReadCoils(0, 14),
+            new ReadWriteMultipleRegisters(20, 2, 30, [55, 66]),
+            new ReadHoldingRegisters(30, 2),
         ], CancellationToken.None).WaitAsync(Bound);
         Assert.Equal(OutcomeCode.Success, writes.Code);
         var registers = writes.Commands[4].Registers;
@@ -79,6 +81,8 @@ public sealed partial class ModbusRtuInteropTests
         Assert.Equal(104, registers[4]);
         Assert.Equal(new ushort[] { 7, 8, 9 }, registers.Skip(20));
         Assert.Equal(new[] { true, true, true, true, false, false, true, false, false, false, true, true, false, true }, writes.Commands[5].Bits);
+        Assert.Equal(new ushort[] { 7, 8 }, writes.Commands[6].Registers);      // FC23
+        Assert.Equal(new ushort[] { 55, 66 }, writes.Commands[7].Registers);
 
         // A real peer's exception reply: reading past the 100-register block is IllegalDataAddress (02).
         var outside = await master.ExecuteAsync(link, [new ReadHoldingRegisters(95, 10)], CancellationToken.None).WaitAsync(Bound);
