@@ -5,7 +5,8 @@ using ChannelManager.HardwareSim.Outstations;
 // against it over a socat pty pair or a TCP port:
 //   channelmanager-sim modem --port PATH|--listen tcp://127.0.0.1:PORT --scenario FILE
 //   channelmanager-sim outstation --port PATH|--listen tcp://127.0.0.1:PORT [options]
-using var stop = new CancellationTokenSource();
+// Not disposed: ProcessExit can fire after Main returns, and must still be able to cancel.
+var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
