@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using ChannelManager.Core.Transport;
 using ChannelManager.HardwareSim.Exchange;
+using ChannelManager.Transport.Serial;
 
 namespace ChannelManager.HardwareSim.Modems;
 
@@ -48,12 +49,13 @@ internal static class ModemProcess
         var exchange = new PstnExchange(time);
         scenario.ConfigureExchange(exchange);
         var running = new RunningModems();
-        _ = ControlLoopAsync(running, exchange, cancellationToken);
+        // Console.In reads synchronously even through ReadLineAsync: keep it off this thread.
+        _ = Task.Run(() => ControlLoopAsync(running, exchange, cancellationToken), CancellationToken.None);
 
         try
         {
             return options.Port is { } port
-                ? await RunOnPortAsync(port, behaviour, exchange, running, time, cancellationToken)
+                ? await RunOnPortAsync(port, options.BaudRate, behaviour, exchange, running, time, cancellationToken)
                 : await ListenAsync(options.Listen!, behaviour, exchange, running, time, cancellationToken); // one of the two is set (TryParse)
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -62,30 +64,24 @@ internal static class ModemProcess
         }
     }
 
-    private static async Task<int> RunOnPortAsync(string path, ModemBehaviour behaviour, PstnExchange exchange, RunningModems running, TimeProvider time, CancellationToken ct)
+    private static async Task<int> RunOnPortAsync(string path, int baudRate, ModemBehaviour behaviour, PstnExchange exchange, RunningModems running, TimeProvider time, CancellationToken ct)
     {
-        IChannelTransport port;
+        // The same adapter the host uses: pty-safe (no control lines, token-bounded reads; design.md §7).
+        await using var port = new SerialChannelTransport(new SerialTransportOptions { PortName = path, BaudRate = baudRate }, time);
         try
         {
-            // A pty has no modem-control lines and no baud rate: plain reads and writes on the
-            // device file are what the host's serial adapter sees at the other end (design.md §7).
-            var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
-            port = new StreamChannelTransport(stream, path);
+            await port.OpenAsync(ct);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (TransportFailureException ex)
         {
-            await Console.Error.WriteLineAsync($"modem: cannot open {path}: {ex.Message}");
+            await Console.Error.WriteLineAsync($"modem: {ex.Message}");
             return 1;
         }
 
-        await using (port)
-        {
-            var modem = new SimulatedModem(behaviour, exchange, time);
-            running.Add(modem);
-            Console.Out.WriteLine($"READY {path}");
-            await modem.RunAsync(port, ct);
-        }
-
+        var modem = new SimulatedModem(behaviour, exchange, time);
+        running.Add(modem);
+        Console.Out.WriteLine($"READY {path}");
+        await modem.RunAsync(port, ct);
         return 0;
     }
 
@@ -242,7 +238,14 @@ internal static class ModemProcess
                     i++;
                     break;
                 case "--baud" when value is not null:
-                    // Accepted for symmetry with a real port; a pty does not pace bytes (design.md §7).
+                    // A pty does not pace bytes at the baud rate (design.md §7); a real port does.
+                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var baud) || baud <= 0)
+                    {
+                        problem = $"--baud needs a positive number, got '{value}'";
+                        return false;
+                    }
+
+                    options.BaudRate = baud;
                     i++;
                     break;
                 default:
@@ -305,5 +308,7 @@ internal static class ModemProcess
         public string Scenario { get; set; } = string.Empty;
 
         public string? ModemName { get; set; }
+
+        public int BaudRate { get; set; } = 9600;
     }
 }

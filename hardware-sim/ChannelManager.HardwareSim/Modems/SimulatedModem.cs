@@ -66,6 +66,7 @@ public sealed class SimulatedModem
     private CancellationToken _runToken;
     private long _hostBytesProcessed;
     private int _handling;
+    private int _pending;
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Func<long>? _hostBytesWritten;
 
@@ -155,6 +156,7 @@ public sealed class SimulatedModem
                 }
                 finally
                 {
+                    Interlocked.Decrement(ref _pending);
                     Interlocked.Exchange(ref _handling, 0);
                     SignalProgress();
                 }
@@ -178,17 +180,17 @@ public sealed class SimulatedModem
     }
 
     /// <summary>Injects a carrier loss now (the line drops): an active call ends with NO CARRIER.</summary>
-    public void DropCarrier() => _events.Writer.TryWrite(new DropRequested());
+    public void DropCarrier() => Post(new DropRequested());
 
     /// <summary>
     /// Injects one ring of an incoming call. The caller (run when the modem answers, by ATA or S0
     /// auto-answer) is <paramref name="caller"/>, or an echo program if none is given.
     /// </summary>
     public void Ring(string? callerId = null, Func<IChannelTransport, CancellationToken, Task>? caller = null) =>
-        _events.Writer.TryWrite(new RingRequested(callerId, caller ?? EchoCallee.ServeAsync));
+        Post(new RingRequested(callerId, caller ?? EchoCallee.ServeAsync));
 
     /// <summary>Forgets the per-number dial counts behind <see cref="ModemBehaviour.BlacklistAfter"/> (the modem was power-cycled).</summary>
-    public void ClearBlacklist() => _events.Writer.TryWrite(new ClearBlacklistRequested());
+    public void ClearBlacklist() => Post(new ClearBlacklistRequested());
 
     /// <summary>
     /// Completes when the modem has handled every host byte written so far (when started by
@@ -201,7 +203,7 @@ public sealed class SimulatedModem
         {
             var progress = Volatile.Read(ref _progress);
             var written = _hostBytesWritten?.Invoke() ?? 0;
-            if (HostBytesProcessed >= written && _events.Reader.Count == 0 && Volatile.Read(ref _handling) == 0)
+            if (HostBytesProcessed >= written && Volatile.Read(ref _pending) == 0 && Volatile.Read(ref _handling) == 0)
             {
                 return;
             }
@@ -211,6 +213,15 @@ public sealed class SimulatedModem
     }
 
     internal void CountHostBytesWith(Func<long> hostBytesWritten) => _hostBytesWritten = hostBytesWritten;
+
+    private void Post(ModemEvent ev)
+    {
+        Interlocked.Increment(ref _pending);
+        if (!_events.Writer.TryWrite(ev))
+        {
+            Interlocked.Decrement(ref _pending);
+        }
+    }
 
     private void SignalProgress()
     {
@@ -232,7 +243,7 @@ public sealed class SimulatedModem
                     break;
                 }
 
-                _events.Writer.TryWrite(new HostData(buffer.AsSpan(0, n).ToArray(), _time.GetUtcNow()));
+                Post(new HostData(buffer.AsSpan(0, n).ToArray(), _time.GetUtcNow()));
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -244,7 +255,7 @@ public sealed class SimulatedModem
             // Port gone: same as closed.
         }
 
-        _events.Writer.TryWrite(new HostClosed());
+        Post(new HostClosed());
     }
 
     private async Task PumpCalleeAsync(IChannelTransport link, int callId, CancellationToken ct)
@@ -261,7 +272,7 @@ public sealed class SimulatedModem
                     break;
                 }
 
-                _events.Writer.TryWrite(new CalleeData(callId, buffer.AsSpan(0, n).ToArray()));
+                Post(new CalleeData(callId, buffer.AsSpan(0, n).ToArray()));
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -273,7 +284,7 @@ public sealed class SimulatedModem
             // The line broke: carrier lost.
         }
 
-        _events.Writer.TryWrite(new CalleeClosed(callId));
+        Post(new CalleeClosed(callId));
     }
 
     /// <summary>Handles one event; false ends the loop (host port closed).</summary>
@@ -1077,7 +1088,7 @@ public sealed class SimulatedModem
         var generation = ++_timerGenerations[(int)kind];
         if (delay <= TimeSpan.Zero)
         {
-            _events.Writer.TryWrite(new TimerFired(kind, generation));
+            Post(new TimerFired(kind, generation));
             return;
         }
 
@@ -1089,7 +1100,7 @@ public sealed class SimulatedModem
         try
         {
             await Task.Delay(delay, _time, _runToken);
-            _events.Writer.TryWrite(new TimerFired(kind, generation));
+            Post(new TimerFired(kind, generation));
         }
         catch (OperationCanceledException)
         {

@@ -45,6 +45,7 @@ internal static class OutstationProcess
                 return cancellationToken.IsCancellationRequested ? 0 : 1;
             }
 
+            // ! : Parse guarantees exactly one of --port and --listen, and --port was handled above.
             return await ListenAsync(outstation, parsed.Listen!, cancellationToken);
         }
         catch (TransportFailureException e)

@@ -9,6 +9,11 @@ public sealed record ProtocolResult(OutcomeCode Code, IReadOnlyList<CommandResul
 {
     public bool IsSuccess => Code == OutcomeCode.Success;
 
+    /// <summary>When the driver started and finished (design.md §3: every outcome carries timestamps).</summary>
+    public DateTimeOffset StartedAt { get; init; }
+
+    public DateTimeOffset EndedAt { get; init; }
+
     /// <summary>The command that ended the transaction with a failure, if any.</summary>
     public CommandResult? FailedCommand => Code != OutcomeCode.Success && Commands.Count > 0 ? Commands[^1] : null;
 

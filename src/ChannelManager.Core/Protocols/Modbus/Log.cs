@@ -16,4 +16,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 4003, Level = LogLevel.Debug,
         Message = "Modbus unit {UnitId}: skipped {Count} byte(s) of line noise before the reply")]
     public static partial void SkippedNoise(ILogger logger, byte unitId, int count);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Debug,
+        Message = "Modbus unit {UnitId}: discarded {Count} late byte(s) after a retried command")]
+    public static partial void DiscardedLateReply(ILogger logger, byte unitId, int count);
 }

@@ -59,6 +59,7 @@ public sealed class ModbusRtuMaster : IProtocolDriver
             modbus[i].Validate();
         }
 
+        var startedAt = _time.GetUtcNow();
         var results = new List<CommandResult>(modbus.Length);
         var tx = ArrayPool<byte>.Shared.Rent(ModbusRtuCodec.MaxFrameLength);
         var rx = ArrayPool<byte>.Shared.Rent(ReceiveBufferLength);
@@ -66,18 +67,24 @@ public sealed class ModbusRtuMaster : IProtocolDriver
         {
             // The link was handed over just now (after CONNECT): count the silent interval from here.
             var session = new LinkSession { LastActivity = _time.GetTimestamp() };
-            foreach (var command in modbus)
+            for (var i = 0; i < modbus.Length; i++)
             {
+                var command = modbus[i];
                 var result = await RunCommandAsync(link, session, command, tx, rx, cancellationToken);
                 results.Add(result);
                 if (!result.IsSuccess)
                 {
                     Log.CommandFailed(_logger, _options.UnitId, command.FunctionCode, result.Attempts, result.Code, result.Detail);
-                    return new ProtocolResult(result.Code, results);
+                    return new ProtocolResult(result.Code, results) { StartedAt = startedAt, EndedAt = _time.GetUtcNow() };
+                }
+
+                if (result.Attempts > 1 && i + 1 < modbus.Length)
+                {
+                    await DrainLateRepliesAsync(link, session, rx, cancellationToken);
                 }
             }
 
-            return new ProtocolResult(OutcomeCode.Success, results);
+            return new ProtocolResult(OutcomeCode.Success, results) { StartedAt = startedAt, EndedAt = _time.GetUtcNow() };
         }
         finally
         {
@@ -207,6 +214,44 @@ public sealed class ModbusRtuMaster : IProtocolDriver
             // §2.5.1.1 t1.5 (floored, see ModbusRtuOptions.InterCharacterTimeout): once a reply has begun,
             // the next byte must follow promptly or the frame is truncated.
             deadline.CancelAfter(_interCharacterTimeout);
+        }
+    }
+
+    /// <summary>
+    /// RTU has no transaction id: after a retried command the reply to an earlier attempt may still be on
+    /// its way and would be taken as the next command's answer. Before the next command, read and discard
+    /// for one response timeout (only on this degraded path; docs/protocol-driver.md "late replies").
+    /// </summary>
+    private async Task DrainLateRepliesAsync(IChannelTransport link, LinkSession session, byte[] rx, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(_options.ResponseTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var discarded = 0;
+        try
+        {
+            while (true)
+            {
+                var n = await link.ReadAsync(rx, linked.Token);
+                if (n == 0)
+                {
+                    break;   // the next command reports the lost link
+                }
+
+                discarded += n;
+                session.LastActivity = _time.GetTimestamp();
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (TransportFailureException)
+        {
+            // Likewise reported by the next command.
+        }
+
+        if (discarded > 0)
+        {
+            Log.DiscardedLateReply(_logger, _options.UnitId, discarded);
         }
     }
 

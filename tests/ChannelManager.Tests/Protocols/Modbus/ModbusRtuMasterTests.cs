@@ -78,6 +78,7 @@ public sealed class ModbusRtuMasterTests
         Assert.Equal(OutcomeCode.CommandTimeout, result.Code);
         Assert.Equal(3, result.Commands[0].Attempts);
         Assert.Equal(3, result.TotalAttempts);
+        Assert.True(result.EndedAt - result.StartedAt >= TimeSpan.FromSeconds(3), $"took {result.EndedAt - result.StartedAt}");
         Assert.Equal(FaultAttribution.Outstation, result.Code.CountedAgainst());
         AssertScriptDone(link);
     }
@@ -93,6 +94,25 @@ public sealed class ModbusRtuMasterTests
 
         Assert.Equal(OutcomeCode.Success, result.Code);
         Assert.Equal(2, result.Commands[0].Attempts);
+        AssertScriptDone(link);
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_LateDuplicateAfterRetry_DiscardedBeforeNextCommand()
+    {
+        // Attempt 1 times out; its late reply and the retry's reply both arrive. Without the drain the
+        // duplicate (10, 11) would be taken as the answer to the second read.
+        var link = new ScriptedTransport()
+            .Expect("01 03 00 00 00 02 C4 0B")
+            .Expect("01 03 00 00 00 02 C4 0B").Reply("01 03 04 00 0A 00 0B 9B F6").Reply("01 03 04 00 0A 00 0B 9B F6")
+            .Expect("01 03 00 00 00 02 C4 0B").Reply("01 03 04 00 0C 00 0D FB F5");
+
+        var result = await RunAsync(link, new ModbusRtuOptions(), TimeSpan.FromMilliseconds(50), new ReadHoldingRegisters(0, 2), new ReadHoldingRegisters(0, 2));
+
+        Assert.Equal(OutcomeCode.Success, result.Code);
+        Assert.Equal(new ushort[] { 10, 11 }, result.Commands[0].Registers);
+        Assert.Equal(2, result.Commands[0].Attempts);
+        Assert.Equal(new ushort[] { 12, 13 }, result.Commands[1].Registers);
         AssertScriptDone(link);
     }
 
