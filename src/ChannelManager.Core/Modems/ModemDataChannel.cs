@@ -16,13 +16,14 @@ internal sealed class ModemDataChannel : IChannelTransport
     private readonly AtLinkPump _pump;
     private readonly TimeProvider _time;
     private readonly TimeSpan _pollInterval;
-    private ReadOnlyMemory<byte> _pending;
+    private readonly ChunkQueueReader _chunks;
     private volatile bool _ended;
 
     internal ModemDataChannel(IChannelTransport inner, ChannelReader<byte[]> reader, AtLinkPump pump, TimeProvider time, TimeSpan pollInterval)
     {
         _inner = inner;
         _reader = reader;
+        _chunks = new ChunkQueueReader(reader);
         _pump = pump;
         _time = time;
         _pollInterval = pollInterval;
@@ -31,7 +32,7 @@ internal sealed class ModemDataChannel : IChannelTransport
     public string Endpoint => _inner.Endpoint;
 
     /// <summary>True while data state lasts (or unread data remains).</summary>
-    public bool IsOpen => !_reader.Completion.IsCompleted || !_pending.IsEmpty;
+    public bool IsOpen => !_reader.Completion.IsCompleted || _chunks.HasPending;
 
     public IModemControlLines? ControlLines => _inner.ControlLines;
 
@@ -41,26 +42,8 @@ internal sealed class ModemDataChannel : IChannelTransport
 
     public Task CloseAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        while (_pending.IsEmpty)
-        {
-            if (!await WaitForDataAsync(cancellationToken))
-            {
-                return 0;
-            }
-
-            if (_reader.TryRead(out var chunk))
-            {
-                _pending = chunk;
-            }
-        }
-
-        var n = Math.Min(buffer.Length, _pending.Length);
-        _pending[..n].CopyTo(buffer);
-        _pending = _pending[n..];
-        return n;
-    }
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        _chunks.ReadAsync(buffer, WaitForDataAsync, cancellationToken);
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {

@@ -9,16 +9,17 @@ namespace ChannelManager.Core.Transport;
 /// </summary>
 public sealed class InMemoryTransport : IChannelTransport
 {
-    private readonly Channel<ReadOnlyMemory<byte>> _inbound;
+    private readonly Channel<byte[]> _inbound;
+    private readonly ChunkQueueReader _chunks;
     private InMemoryTransport? _peer;
-    private ReadOnlyMemory<byte> _pending;
     private volatile bool _open;
     private volatile bool _severed;
 
     private InMemoryTransport(string endpoint)
     {
         Endpoint = endpoint;
-        _inbound = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(new UnboundedChannelOptions { SingleReader = true });
+        _inbound = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+        _chunks = new ChunkQueueReader(_inbound.Reader);
     }
 
     public string Endpoint { get; }
@@ -61,23 +62,12 @@ public sealed class InMemoryTransport : IChannelTransport
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         EnsureUsable();
-        while (_pending.IsEmpty)
+        var n = await _chunks.ReadAsync(buffer, _inbound.Reader.WaitToReadAsync, cancellationToken).ConfigureAwait(false);
+        if (n == 0)
         {
-            if (!await _inbound.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                EnsureUsable();
-                return 0;
-            }
-
-            if (_inbound.Reader.TryRead(out var chunk))
-            {
-                _pending = chunk;
-            }
+            EnsureUsable(); // a severed link throws; a hung-up one reads 0
         }
 
-        var n = Math.Min(buffer.Length, _pending.Length);
-        _pending[..n].CopyTo(buffer);
-        _pending = _pending[n..];
         return n;
     }
 
