@@ -67,6 +67,7 @@ public sealed class SimulatedModem
     private long _hostBytesProcessed;
     private int _handling;
     private int _pending;
+    private volatile bool _stopped;
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Func<long>? _hostBytesWritten;
 
@@ -175,6 +176,7 @@ public sealed class SimulatedModem
             EndCall(CallResult.Aborted);
             await stop.CancelAsync();
             await pump;
+            _stopped = true;
             SignalProgress();
         }
     }
@@ -196,6 +198,7 @@ public sealed class SimulatedModem
     /// Completes when the modem has handled every host byte written so far (when started by
     /// <see cref="SimulatedModemBank"/>, which counts them) and has no event pending. A test with a
     /// FakeTimeProvider awaits this before Advance, so the timers the input started exist.
+    /// Completes at once when the modem has stopped.
     /// </summary>
     public async Task WhenIdleAsync(CancellationToken ct)
     {
@@ -203,7 +206,7 @@ public sealed class SimulatedModem
         {
             var progress = Volatile.Read(ref _progress);
             var written = _hostBytesWritten?.Invoke() ?? 0;
-            if (HostBytesProcessed >= written && Volatile.Read(ref _pending) == 0 && Volatile.Read(ref _handling) == 0)
+            if (_stopped || (HostBytesProcessed >= written && Volatile.Read(ref _pending) == 0 && Volatile.Read(ref _handling) == 0))
             {
                 return;
             }
