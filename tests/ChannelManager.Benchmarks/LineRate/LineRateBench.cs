@@ -204,10 +204,11 @@ internal static partial class LineRateBench
         }
 
         var received = int.Parse(stats.Groups["received"].Value, CultureInfo.InvariantCulture);
-        var sent = int.Parse(stats.Groups["sent"].Value, CultureInfo.InvariantCulture);
+        var errors = int.Parse(stats.Groups["errors"].Value, CultureInfo.InvariantCulture);
         // mbpoll prints every poll's values; the last register must read back as the slave holds it.
         var valuesSeen = output.Contains("[10]: \t109", StringComparison.Ordinal);
-        return new RunStats(received, sent - received, TimeSpan.FromSeconds(Math.Min(seconds, elapsed.TotalSeconds)), [], valuesSeen ? null : "values 100..109 not seen in mbpoll's output");
+        // "transmitted - received" would also count the poll that SIGINT interrupts; mbpoll's own error count does not.
+        return new RunStats(received, errors, TimeSpan.FromSeconds(Math.Min(seconds, elapsed.TotalSeconds)), [], valuesSeen ? null : "values 100..109 not seen in mbpoll's output");
     }
 
     private static void Report(ModbusRtuOptions options, int seconds, RunStats ours, Probe probe, RunStats mbpoll)
@@ -306,7 +307,7 @@ internal static partial class LineRateBench
 
     private static string I(FormattableString text) => FormattableString.Invariant(text);
 
-    [GeneratedRegex(@"(?<sent>\d+) frames transmitted, (?<received>\d+) received")]
+    [GeneratedRegex(@"(?<sent>\d+) frames transmitted, (?<received>\d+) received, (?<errors>\d+) errors")]
     private static partial Regex StatisticsLine();
 
     private sealed record RunStats(int Ok, int Failed, TimeSpan Elapsed, List<double> Latencies, string? Problem)
