@@ -8,6 +8,7 @@ namespace ChannelManager.Benchmarks.Codec;
 /// ([MemoryDiagnoser] "Allocated" column). The command, buffers and reply are prepared once, as the
 /// master does per <c>ExecuteAsync</c> (docs/protocol-driver.md "Allocation").
 /// </summary>
+/// <remarks>Not sealed: BenchmarkDotNet derives its generated runner from the benchmark class.</remarks>
 [MemoryDiagnoser]
 public class ModbusRtuCodecBenchmarks
 {

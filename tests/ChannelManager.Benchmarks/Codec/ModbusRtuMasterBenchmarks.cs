@@ -11,6 +11,7 @@ namespace ChannelManager.Benchmarks.Codec;
 /// allocation (the result, its value array and raw-frame copies, the timeout token sources;
 /// docs/protocol-driver.md "Allocation"), without I/O or timer waits.
 /// </summary>
+/// <remarks>Not sealed: BenchmarkDotNet derives its generated runner from the benchmark class.</remarks>
 [MemoryDiagnoser]
 public class ModbusRtuMasterBenchmarks : IAsyncDisposable
 {
