@@ -1,4 +1,13 @@
 using BenchmarkDotNet.Running;
+using ChannelManager.Benchmarks.LineRate;
 
-// `dotnet run -c Release --project tests/ChannelManager.Benchmarks -- --filter *` runs the micro-benchmarks.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Verbs (docs/performance.md):
+//   line-rate [--seconds 30] [--baud 19200]   FC3 polls over a socat pty: ours vs mbpoll vs the line-rate bound
+//   anything else                              BenchmarkDotNet, e.g. `-- --filter *Codec* --job short`
+if (args is ["line-rate", .. var rest])
+{
+    return await LineRateBench.RunAsync(rest, CancellationToken.None);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(LineRateBench).Assembly).Run(args);
+return 0;

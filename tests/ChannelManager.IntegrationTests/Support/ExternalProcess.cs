@@ -107,6 +107,13 @@ internal sealed class ExternalProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Writes one line to the process's stdin (the simulator's run-time control channel).</summary>
+    public async Task WriteLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
     public void Kill()
     {
         try
