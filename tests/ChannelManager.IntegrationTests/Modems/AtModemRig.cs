@@ -47,6 +47,9 @@ internal sealed class AtModemRig : IAsyncDisposable
 
     public SocatPtyPair Pty => _pty;
 
+    /// <summary>The serial server, for <see cref="RigLink.Ser2Net"/> rigs (null on the serial link).</summary>
+    public Ser2NetServer? Ser2Net => _ser2net;
+
     /// <summary>
     /// Short real-time timings. Escape guard 400 ms exceeds the scenario's S12 = 10 (0.2 s); the dial timeout
     /// is the minimum the options allow (5 s). ATZ gets the plain command timeout so a hung modem fails fast.

@@ -213,6 +213,28 @@ public sealed class AtModemThroughRealPortsTests
         AssertPortGone("reset after unplug", reset, link, rig);
     }
 
+    [Fact]
+    public async Task ResetAsync_Ser2NetDropsSessionMidCall_ReconnectsEscapesModemStillOnlineAndReinitialises()
+    {
+        await using var rig = await AtModemRig.StartAsync(RigLink.Ser2Net, "M1");
+        await InitializeAsync(rig);
+        var dial = await rig.Modem.DialAsync(AtModemRig.EchoNumber, CancellationToken.None).WaitAsync(AtModemRig.Bound);
+        Assert.True(dial.IsSuccess, Describe("dial", dial, rig));
+        var pendingRead = rig.Modem.DataChannel.ReadAsync(new byte[16], CancellationToken.None).AsTask();
+
+        // The serial server resets the TCP session; the modem behind it never saw DTR drop and stays in data state.
+        await rig.Ser2Net!.DisconnectClientAsync().WaitAsync(AtModemRig.Bound);
+
+        Assert.Equal(0, await pendingRead.WaitAsync(AtModemRig.Bound));
+        var reset = await rig.Modem.ResetAsync(CancellationToken.None).WaitAsync(AtModemRig.Bound);
+        Assert.True(reset.IsSuccess, Describe("reset after session drop", reset, rig));
+        // OK to "+++" (only a modem still in data state answers it; E0 V1 in command state says nothing), then to ATH, ATZ and the init string.
+        Assert.Equal(["OK", "OK", "OK", "OK"], reset.RawReply.Split('\n'));
+        Assert.Equal(ModemState.Ready, rig.Modem.State);
+        var again = await rig.Modem.DialAsync(AtModemRig.BusyNumber, CancellationToken.None).WaitAsync(AtModemRig.Bound);
+        Assert.Equal(OutcomeCode.Busy, again.Code);
+    }
+
     /// <summary>
     /// Serial: reopening the vanished pty fails, a TransportFailure. ser2net accepts the reconnect, prints
     /// "Device open failure: …" and closes; the engine cannot tell that text from a modem's, so it is an
