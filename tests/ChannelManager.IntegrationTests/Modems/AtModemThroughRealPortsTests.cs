@@ -185,7 +185,7 @@ public sealed class AtModemThroughRealPortsTests
     [Theory]
     [InlineData(RigLink.Serial)]
     [InlineData(RigLink.Ser2Net)]
-    public async Task DataChannel_ModemUnpluggedMidCall_ReadEndsAndNextOperationTransportFailure(RigLink link)
+    public async Task DataChannel_ModemUnpluggedMidCall_ReadEndsWriteFailsNextOperationFailsTyped(RigLink link)
     {
         await using var rig = await AtModemRig.StartAsync(link, "M1");
         await InitializeAsync(rig);
@@ -196,14 +196,9 @@ public sealed class AtModemThroughRealPortsTests
 
         rig.Pty.Unplug();
 
-        // The read ends (0) or fails typed; it must not hang or throw anything else.
-        try
-        {
-            Assert.Equal(0, await pendingRead.WaitAsync(AtModemRig.Bound));
-        }
-        catch (TransportFailureException)
-        {
-        }
+        // The data channel's contract: carrier gone (here, the whole port) is a read of 0, not a hang or an exception.
+        Assert.Equal(0, await pendingRead.WaitAsync(AtModemRig.Bound));
+        await Assert.ThrowsAsync<TransportFailureException>(async () => await data.WriteAsync(new byte[] { 0x01 }, CancellationToken.None).AsTask().WaitAsync(AtModemRig.Bound));
 
         var hangUp = await rig.Modem.HangUpAsync(CancellationToken.None).WaitAsync(AtModemRig.Bound);
         AssertPortGone("hang-up after unplug", hangUp, link, rig);
