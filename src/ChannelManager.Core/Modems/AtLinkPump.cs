@@ -290,9 +290,18 @@ internal sealed class AtLinkPump : IAsyncDisposable
             }
 
             var reply = ModemReplyClassifier.Classify(text, _options.MaxLineLength);
+            var isEcho = _echoCandidate is not null
+                ? string.Equals(reply.Text, _echoCandidate, StringComparison.OrdinalIgnoreCase)
+                : reply.Kind == ModemReplyKind.Echo;
+            if (!isEcho && reply.Kind == ModemReplyKind.Echo)
+            {
+                // Starts with "AT" but is not the command just sent: modem text such as an ATI
+                // identity line ("ATPTY-…"), not an echo.
+                reply = reply with { Kind = ModemReplyKind.Information };
+            }
+
             _onLine(reply);
-            if (reply.Kind == ModemReplyKind.Echo
-                || (_echoCandidate is not null && string.Equals(reply.Text, _echoCandidate, StringComparison.OrdinalIgnoreCase)))
+            if (isEcho)
             {
                 continue;
             }

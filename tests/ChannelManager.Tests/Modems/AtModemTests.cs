@@ -160,6 +160,19 @@ public sealed class AtModemTests
         Assert.Equal("U.S. Robotics 56K FAX EXT\nOK", result.RawReply);
     }
 
+    [Fact]
+    public async Task IdentifyAsync_EchoOnAndIdentityStartingWithAt_EchoDroppedIdentityKept()
+    {
+        // E1: the modem echoes "ATI"; its identity text also starts with "AT" but is not the echo.
+        var wire = new ScriptedTransport().ExpectText("ATI\r").ReplyText("ATI\r\r\nATPTY-3 V.34 modem\r\n\r\nOK\r\n");
+        await using var modem = new AtModem(wire, false, ModemTestKit.Options(), _time);
+
+        var result = await modem.IdentifyAsync(CancellationToken.None).Bounded();
+
+        Assert.Equal(OutcomeCode.Success, result.Code);
+        Assert.Equal("ATPTY-3 V.34 modem\nOK", result.RawReply);
+    }
+
     [Theory]
     [InlineData("\r\nBUSY\r\n", OutcomeCode.Busy, ModemState.Ready)]
     [InlineData("\r\nNO ANSWER\r\n", OutcomeCode.NoAnswer, ModemState.Ready)]
