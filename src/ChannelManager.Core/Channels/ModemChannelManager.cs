@@ -112,6 +112,12 @@ public sealed class ModemChannelManager : IAsyncDisposable
                     // Seed 004 row 1 and footnote (*): the modem's fault; retried on the next available modem.
                     passedOver.Add(slot);
                     await RecordModemFaultAsync(slot, attempt).ConfigureAwait(false);
+                    if (attempt.Code == OutcomeCode.CallBarredByModem && request.MayTryNextModem is { } mayTry && !mayTry(attempt.Code))
+                    {
+                        // The pool-wide ledger forbids another attempt at this number now: no modem may dial it.
+                        return Finish(request, attempt.Code, slot.Name, attempt.RawReply, tried, started);
+                    }
+
                     continue;
 
                 case OutcomeCategory.ConnectionEstablishment:
