@@ -490,6 +490,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
         string? callerId = null;
         try
         {
+            await PrepareForDialInAsync(slot, cancellationToken).ConfigureAwait(false);
             await foreach (var reply in slot.Device.Unsolicited.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (TryReadCallerId(reply, out var id))
@@ -515,6 +516,53 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>
+    /// Opens and initialises an answering modem before waiting for RING: the AT engine opens its link
+    /// on first use, and an unopened port reports no RING (found by the dial-in test against the
+    /// simulator). A modem that fails init is faulted; the health check recovers it (its reset re-inits).
+    /// </summary>
+    private async Task PrepareForDialInAsync(ModemSlot slot, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (slot.Availability != ModemAvailability.Idle || slot.OutOfService)
+            {
+                return;
+            }
+
+            slot.Availability = ModemAvailability.Checking;
+        }
+
+        ModemResult init;
+        try
+        {
+            init = await slot.Device.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            lock (_gate)
+            {
+                slot.Availability = slot.OutOfService ? ModemAvailability.OutOfService : ModemAvailability.Idle;
+            }
+
+            throw;
+        }
+
+        if (init.IsSuccess || init.Code == OutcomeCode.Cancelled)
+        {
+            lock (_gate)
+            {
+                slot.Availability = slot.OutOfService ? ModemAvailability.OutOfService : slot.Faulted ? ModemAvailability.Quarantined : ModemAvailability.Idle;
+            }
+
+            Signal();
+        }
+        else
+        {
+            await RecordModemFaultAsync(slot, init.Code.Category() == OutcomeCategory.ChannelAllocation ? init : init with { Code = OutcomeCode.ModemError }).ConfigureAwait(false);
         }
     }
 
