@@ -264,7 +264,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
             }
         }
 
-        if (hangUpResult is { IsSuccess: false })
+        if (hangUpResult is { IsSuccess: false } && !await RecoverAfterFailedHangUpAsync(slot).ConfigureAwait(false))
         {
             // A modem that cannot hang up is faulted: it must not be handed to the next call off-hook.
             await RecordModemFaultAsync(slot, hangUpResult).ConfigureAwait(false);
@@ -281,6 +281,39 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
 
         Signal();
+    }
+
+    /// <summary>
+    /// A hang-up that could not be confirmed (the TCP session to the serial server dropped, the modem
+    /// missed the escape) is followed at once by the recovery sequence — escape, ATH, ATZ, reopen the
+    /// link (<see cref="IModemDevice.ResetAsync"/>) — bounded by <see cref="ChannelManagerOptions.HangUpTimeout"/>.
+    /// Otherwise the modem could hold the line off-hook until its quarantine ends (issue 4 item 6:
+    /// released in a known state). A successful recovery is the re-check: no fault against the modem,
+    /// since the link loss was already counted against the outstation (found through ser2net).
+    /// </summary>
+    private async Task<bool> RecoverAfterFailedHangUpAsync(ModemSlot slot)
+    {
+        using var bound = new CancellationTokenSource(_options.HangUpTimeout, _time);
+        try
+        {
+            var reset = await slot.Device.ResetAsync(bound.Token).ConfigureAwait(false);
+            if (!reset.IsSuccess)
+            {
+                return false;
+            }
+
+            lock (_gate)
+            {
+                slot.RecheckRequested = false;
+                slot.LastChecked = _time.GetUtcNow();
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     private ModemSlot? TryTake(CallRequest request, HashSet<ModemSlot> passedOver, out int poolSize, out DateTimeOffset? nextEligibleAt)

@@ -74,12 +74,15 @@ internal sealed class SimulatedBank : IAsyncDisposable
     }
 
     /// <summary>Runs health passes until <paramref name="done"/> holds (bounded; a hang fails the test).</summary>
-    public async Task CheckUntilAsync(Func<bool> done, TimeSpan timeout)
+    public Task CheckUntilAsync(Func<bool> done, TimeSpan timeout) => CheckUntilAsync(Manager, done, timeout);
+
+    /// <summary>Runs health passes of <paramref name="manager"/> until <paramref name="done"/> holds (bounded; a hang fails the test).</summary>
+    public static async Task CheckUntilAsync(ModemChannelManager manager, Func<bool> done, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         while (!done())
         {
-            await Manager.CheckIdleModemsAsync(cts.Token);
+            await manager.CheckIdleModemsAsync(cts.Token);
             await Task.Delay(TimeSpan.FromMilliseconds(200), TimeProvider.System, cts.Token);
         }
     }
