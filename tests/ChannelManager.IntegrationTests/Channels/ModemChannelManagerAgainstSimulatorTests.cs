@@ -194,4 +194,40 @@ public sealed class ModemChannelManagerAgainstSimulatorTests
         await dialInLoop.WaitAsync(Bound);
         Assert.Empty(bank.Exchange.Violations);
     }
+
+    [Fact]
+    public async Task ConnectAsync_CancelledWhileDialling_ModemHungUpAndReusable()
+    {
+        await using var bank = new SimulatedBank([(SimulatedBank.Modem("M1"), ModemRole.Default)]);
+        bank.Exchange.AddLine("0600", new LineBehaviour.Silent());
+        bank.Exchange.AddLine("0601", new LineBehaviour.Answer(TimeSpan.FromMilliseconds(50), EchoCallee.ServeAsync));
+        using var cancel = new CancellationTokenSource();
+
+        var pending = bank.Manager.ConnectAsync(new CallRequest("RTU-6", "0600"), cancel.Token);
+        using (var wait = new CancellationTokenSource(Bound))
+        {
+            while (bank.Exchange.ActiveCallsOn("M1") == 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System, wait.Token);
+            }
+        }
+
+        await cancel.CancelAsync();
+        var result = await pending.WaitAsync(Bound);
+
+        Assert.Equal(OutcomeCode.Cancelled, result.Outcome.Code);
+        Assert.Null(result.Lease);
+        var call = Assert.Single(bank.Exchange.CallLog);
+        Assert.Equal(CallResult.Aborted, call.Result);
+        Assert.NotNull(call.EndedAt);
+        var m1 = bank.Manager.Modems[0];
+        Assert.Equal((false, ModemAvailability.Idle, 0L), (m1.Faulted, m1.Availability, m1.Statistics.Errors));
+        Assert.Equal(0, bank.Manager.Outstations.GetValueOrDefault("RTU-6")?.Errors ?? 0);
+
+        // Known state: the same modem makes the next call at once.
+        var next = await bank.Manager.ConnectAsync(new CallRequest("RTU-6b", "0601"), CancellationToken.None).WaitAsync(Bound);
+        Assert.Equal(OutcomeCode.Success, next.Outcome.Code);
+        await next.Lease!.DisposeAsync().AsTask().WaitAsync(Bound);
+        Assert.Empty(bank.Exchange.Violations);
+    }
 }
