@@ -4,6 +4,7 @@ using ChannelManager.Core.Protocols.Modbus;
 using ChannelManager.HardwareSim.Exchange;
 using ChannelManager.HardwareSim.Modems;
 using ChannelManager.HardwareSim.Outstations;
+using ChannelManager.Host.Hosting;
 
 namespace ChannelManager.IntegrationTests.Channels;
 
@@ -87,5 +88,30 @@ public sealed class ModemChannelManagerThroughPtyTests
         await again.Lease.DisposeAsync().AsTask().WaitAsync(Bound);
         Assert.Empty(bank.Exchange.Violations);
         Assert.Equal(1, bank.Exchange.PeakActiveCallsOn("NET1"));
+    }
+
+    [Fact]
+    public async Task ModemBankFactory_MixedPtyAndSer2NetModems_BothDialThroughOneExchange()
+    {
+        await using var bank = await PtyBank.StartAsync(
+            [(SimulatedBank.Modem("COM1"), false), (SimulatedBank.Modem("NET1"), true)],
+            SimulatedBank.Options(),
+            config => ModemBankFactory.Create(config, SimulatedBank.Options(), TimeProvider.System));
+        bank.Exchange.AddLine("0701", new LineBehaviour.Answer(TimeSpan.FromMilliseconds(50), EchoCallee.ServeAsync));
+        bank.Exchange.AddLine("0702", new LineBehaviour.Answer(TimeSpan.FromMilliseconds(50), EchoCallee.ServeAsync));
+        Assert.Equal([("COM1", true), ("NET1", false)], bank.Config.Select(c => (c.Name, c.Port is not null)));
+
+        var first = await bank.Manager.ConnectAsync(new CallRequest("RTU-71", "0701"), CancellationToken.None).WaitAsync(Bound);
+        var second = await bank.Manager.ConnectAsync(new CallRequest("RTU-72", "0702"), CancellationToken.None).WaitAsync(Bound);
+
+        Assert.Equal((OutcomeCode.Success, OutcomeCode.Success), (first.Outcome.Code, second.Outcome.Code));
+        Assert.Equal(["COM1", "NET1"], new[] { first.Outcome.Modem, second.Outcome.Modem }.Order());
+        Assert.True(await SimulatedBank.EchoAsync(first.Lease!.Link, [1, 2, 3], TimeSpan.FromSeconds(10)));
+        Assert.True(await SimulatedBank.EchoAsync(second.Lease!.Link, [4, 5, 6], TimeSpan.FromSeconds(10)));
+        await first.Lease.DisposeAsync().AsTask().WaitAsync(Bound);
+        await second.Lease.DisposeAsync().AsTask().WaitAsync(Bound);
+        Assert.Equal(["COM1", "NET1"], bank.Exchange.CallLog.Select(c => c.ModemName).Order());
+        Assert.All(bank.Exchange.CallLog, c => Assert.Equal(CallResult.Connected, c.Result));
+        Assert.Empty(bank.Exchange.Violations);
     }
 }

@@ -33,7 +33,11 @@ internal sealed class PtyBank : IAsyncDisposable
 
     public ModemChannelManager Manager { get; private set; } = null!; // set by StartAsync before the bank is returned
 
-    public static async Task<PtyBank> StartAsync(IReadOnlyList<(ModemBehaviour Behaviour, bool ViaSer2Net)> modems, ChannelManagerOptions options)
+    /// <summary>The bank as configuration would describe it: Port = pty end A, or Endpoint = ser2net's tcp://.</summary>
+    public List<ModemOptions> Config { get; } = [];
+
+    /// <param name="factory">Null: AtModem on adapters built here; else builds the manager from <see cref="Config"/> (the host's path).</param>
+    public static async Task<PtyBank> StartAsync(IReadOnlyList<(ModemBehaviour Behaviour, bool ViaSer2Net)> modems, ChannelManagerOptions options, Func<IReadOnlyList<ModemOptions>, ModemChannelManager>? factory = null)
     {
         var bank = new PtyBank();
         try
@@ -59,17 +63,25 @@ internal sealed class PtyBank : IAsyncDisposable
                     var ser2net = await Ser2NetServer.StartAsync(pty.A);
                     bank._owned.Add(ser2net);
                     bank.Ser2Net[behaviour.Name] = ser2net;
-                    hostLink = new TcpChannelTransport(TcpTransportOptions.Parse(ser2net.Endpoint), TimeProvider.System);
+                    bank.Config.Add(Configured(behaviour.Name, port: null, ser2net.Endpoint));
+                    if (factory is null)
+                    {
+                        hostLink = new TcpChannelTransport(TcpTransportOptions.Parse(ser2net.Endpoint), TimeProvider.System);
+                        devices.Add((new AtModem(hostLink, ownsTransport: true, SimulatedBank.AtOptions(behaviour.Name), TimeProvider.System), ModemRole.Default));
+                    }
                 }
                 else
                 {
-                    hostLink = new SerialChannelTransport(new SerialTransportOptions { PortName = pty.A, BaudRate = 19200 }, TimeProvider.System);
+                    bank.Config.Add(Configured(behaviour.Name, pty.A, endpoint: null));
+                    if (factory is null)
+                    {
+                        hostLink = new SerialChannelTransport(new SerialTransportOptions { PortName = pty.A, BaudRate = 19200 }, TimeProvider.System);
+                        devices.Add((new AtModem(hostLink, ownsTransport: true, SimulatedBank.AtOptions(behaviour.Name), TimeProvider.System), ModemRole.Default));
+                    }
                 }
-
-                devices.Add((new AtModem(hostLink, ownsTransport: true, SimulatedBank.AtOptions(behaviour.Name), TimeProvider.System), ModemRole.Default));
             }
 
-            bank.Manager = new ModemChannelManager(devices, options, TimeProvider.System);
+            bank.Manager = factory is null ? new ModemChannelManager(devices, options, TimeProvider.System) : factory(bank.Config);
             return bank;
         }
         catch
@@ -78,6 +90,17 @@ internal sealed class PtyBank : IAsyncDisposable
             throw;
         }
     }
+
+    private static ModemOptions Configured(string name, string? port, string? endpoint) => new()
+    {
+        Name = name,
+        Port = port,
+        Endpoint = endpoint,
+        BaudRate = 19200,
+        CommandTimeout = TimeSpan.FromSeconds(1),
+        DialTimeout = TimeSpan.FromSeconds(8),
+        EscapeGuardTime = TimeSpan.FromMilliseconds(300),
+    };
 
     public async ValueTask DisposeAsync()
     {
