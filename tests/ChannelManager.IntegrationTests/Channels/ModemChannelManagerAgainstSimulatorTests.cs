@@ -230,4 +230,29 @@ public sealed class ModemChannelManagerAgainstSimulatorTests
         await next.Lease!.DisposeAsync().AsTask().WaitAsync(Bound);
         Assert.Empty(bank.Exchange.Violations);
     }
+
+    [Fact]
+    public async Task ConnectAsync_OneModemHungDuringConcurrentRequests_OtherRequestNeverTouchesIt()
+    {
+        await using var bank = new SimulatedBank([(SimulatedBank.Modem("M1", ModemFault.Hung), ModemRole.Default), (SimulatedBank.Modem("M2"), ModemRole.Default), (SimulatedBank.Modem("M3"), ModemRole.Default)]);
+        bank.Exchange.AddLine("0801", new LineBehaviour.Answer(TimeSpan.FromMilliseconds(50), EchoCallee.ServeAsync));
+        bank.Exchange.AddLine("0802", new LineBehaviour.Answer(TimeSpan.FromMilliseconds(50), EchoCallee.ServeAsync));
+
+        // Round-robin hands M1 (hung) to the first request and M2 to the second at once.
+        var a = bank.Manager.ConnectAsync(new CallRequest("RTU-81", "0801"), CancellationToken.None);
+        var b = bank.Manager.ConnectAsync(new CallRequest("RTU-82", "0802"), CancellationToken.None);
+        var results = await Task.WhenAll(a, b).WaitAsync(Bound);
+
+        Assert.All(results, r => Assert.Equal(OutcomeCode.Success, r.Outcome.Code));
+        Assert.Equal([("M1", OutcomeCode.ModemNotResponding), ("M3", OutcomeCode.Success)], results[0].Outcome.ModemsTried.Select(t => (t.ModemName, t.Code)));
+        Assert.Equal([("M2", OutcomeCode.Success)], results[1].Outcome.ModemsTried.Select(t => (t.ModemName, t.Code)));
+        foreach (var r in results)
+        {
+            await r.Lease!.DisposeAsync().AsTask().WaitAsync(Bound);
+        }
+
+        Assert.True(bank.Manager.Modems[0].Faulted);
+        Assert.Equal(0, bank.Manager.Outstations["RTU-81"].Errors);
+        Assert.Empty(bank.Exchange.Violations);
+    }
 }
