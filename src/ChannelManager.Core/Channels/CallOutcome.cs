@@ -28,4 +28,15 @@ public sealed record CallOutcome(
 /// <param name="Outstation">The outstation's configured name (counters and logs).</param>
 /// <param name="Number">The validated dial string.</param>
 /// <param name="Pool">The pool to take a modem from; null = the default pool.</param>
-public sealed record CallRequest(string Outstation, string Number, string? Pool = null);
+public sealed record CallRequest(string Outstation, string Number, string? Pool = null)
+{
+    /// <summary>
+    /// Asked before the same number is dialled on another modem after a modem refused the dial itself
+    /// with BLACKLISTED / DELAYED (<see cref="OutcomeCode.CallBarredByModem"/>): the modem's own
+    /// call-barring timer says the number has had too many attempts, and a second modem would happily
+    /// dial it again (research note: retry only if the pool-wide repeat-call ledger allows). The
+    /// scheduler supplies its ledger's answer here; null = retry on the next modem as for any set-up
+    /// failure (seed 004 row 1). Returning false ends the request with CallBarredByModem.
+    /// </summary>
+    public Func<OutcomeCode, bool>? MayTryNextModem { get; init; }
+}

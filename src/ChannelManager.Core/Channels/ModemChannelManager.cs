@@ -112,6 +112,12 @@ public sealed class ModemChannelManager : IAsyncDisposable
                     // Seed 004 row 1 and footnote (*): the modem's fault; retried on the next available modem.
                     passedOver.Add(slot);
                     await RecordModemFaultAsync(slot, attempt).ConfigureAwait(false);
+                    if (attempt.Code == OutcomeCode.CallBarredByModem && request.MayTryNextModem is { } mayTry && !mayTry(attempt.Code))
+                    {
+                        // The pool-wide ledger forbids another attempt at this number now: no modem may dial it.
+                        return Finish(request, attempt.Code, slot.Name, attempt.RawReply, tried, started);
+                    }
+
                     continue;
 
                 case OutcomeCategory.ConnectionEstablishment:
@@ -258,7 +264,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
             }
         }
 
-        if (hangUpResult is { IsSuccess: false })
+        if (hangUpResult is { IsSuccess: false } && !await RecoverAfterFailedHangUpAsync(slot).ConfigureAwait(false))
         {
             // A modem that cannot hang up is faulted: it must not be handed to the next call off-hook.
             await RecordModemFaultAsync(slot, hangUpResult).ConfigureAwait(false);
@@ -275,6 +281,39 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
 
         Signal();
+    }
+
+    /// <summary>
+    /// A hang-up that could not be confirmed (the TCP session to the serial server dropped, the modem
+    /// missed the escape) is followed at once by the recovery sequence — escape, ATH, ATZ, reopen the
+    /// link (<see cref="IModemDevice.ResetAsync"/>) — bounded by <see cref="ChannelManagerOptions.HangUpTimeout"/>.
+    /// Otherwise the modem could hold the line off-hook until its quarantine ends (issue 4 item 6:
+    /// released in a known state). A successful recovery is the re-check: no fault against the modem,
+    /// since the link loss was already counted against the outstation (found through ser2net).
+    /// </summary>
+    private async Task<bool> RecoverAfterFailedHangUpAsync(ModemSlot slot)
+    {
+        using var bound = new CancellationTokenSource(_options.HangUpTimeout, _time);
+        try
+        {
+            var reset = await slot.Device.ResetAsync(bound.Token).ConfigureAwait(false);
+            if (!reset.IsSuccess)
+            {
+                return false;
+            }
+
+            lock (_gate)
+            {
+                slot.RecheckRequested = false;
+                slot.LastChecked = _time.GetUtcNow();
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     private ModemSlot? TryTake(CallRequest request, HashSet<ModemSlot> passedOver, out int poolSize, out DateTimeOffset? nextEligibleAt)
@@ -484,6 +523,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
         string? callerId = null;
         try
         {
+            await PrepareForDialInAsync(slot, cancellationToken).ConfigureAwait(false);
             await foreach (var reply in slot.Device.Unsolicited.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (TryReadCallerId(reply, out var id))
@@ -509,6 +549,53 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>
+    /// Opens and initialises an answering modem before waiting for RING: the AT engine opens its link
+    /// on first use, and an unopened port reports no RING (found by the dial-in test against the
+    /// simulator). A modem that fails init is faulted; the health check recovers it (its reset re-inits).
+    /// </summary>
+    private async Task PrepareForDialInAsync(ModemSlot slot, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (slot.Availability != ModemAvailability.Idle || slot.OutOfService)
+            {
+                return;
+            }
+
+            slot.Availability = ModemAvailability.Checking;
+        }
+
+        ModemResult init;
+        try
+        {
+            init = await slot.Device.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            lock (_gate)
+            {
+                slot.Availability = slot.OutOfService ? ModemAvailability.OutOfService : ModemAvailability.Idle;
+            }
+
+            throw;
+        }
+
+        if (init.IsSuccess || init.Code == OutcomeCode.Cancelled)
+        {
+            lock (_gate)
+            {
+                slot.Availability = slot.OutOfService ? ModemAvailability.OutOfService : slot.Faulted ? ModemAvailability.Quarantined : ModemAvailability.Idle;
+            }
+
+            Signal();
+        }
+        else
+        {
+            await RecordModemFaultAsync(slot, init.Code.Category() == OutcomeCategory.ChannelAllocation ? init : init with { Code = OutcomeCode.ModemError }).ConfigureAwait(false);
         }
     }
 

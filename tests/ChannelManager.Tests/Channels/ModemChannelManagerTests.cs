@@ -340,9 +340,13 @@ public sealed class ModemChannelManagerTests
     }
 
     [Fact]
-    public async Task ReleaseAsync_HangUpFails_ModemFaulted()
+    public async Task ReleaseAsync_HangUpAndRecoveryFail_ModemFaulted()
     {
-        var m1 = new FakeModem("M1") { OnHangUp = _ => FakeModem.Result(OutcomeCode.ModemNotResponding, "") };
+        var m1 = new FakeModem("M1")
+        {
+            OnHangUp = _ => FakeModem.Result(OutcomeCode.ModemNotResponding, ""),
+            OnReset = _ => FakeModem.Result(OutcomeCode.ModemNotResponding, ""),
+        };
         await using var manager = Manager(Options(), m1);
         var lease = (await manager.ConnectAsync(new CallRequest("A", "01"), CancellationToken.None)).Lease!;
 
@@ -378,6 +382,30 @@ public sealed class ModemChannelManagerTests
         await stop.CancelAsync();
         await dialInLoop.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(1, dialIn.HangUps);
+    }
+
+    [Fact]
+    public async Task ReleaseAsync_HangUpFailsButRecoveryPasses_ModemIdleWithoutFault()
+    {
+        var resets = 0;
+        var m1 = new FakeModem("M1")
+        {
+            OnHangUp = _ => FakeModem.Result(OutcomeCode.TransportFailure, "link closed"),
+            OnReset = _ =>
+            {
+                resets++;
+                return FakeModem.Ok();
+            },
+        };
+        await using var manager = Manager(Options(), m1);
+        var lease = (await manager.ConnectAsync(new CallRequest("A", "01"), CancellationToken.None)).Lease!;
+
+        await lease.DisposeAsync();
+
+        Assert.Equal(1, resets);
+        Assert.False(manager.Modems[0].Faulted);
+        Assert.Equal(0, manager.Modems[0].Statistics.Errors);
+        Assert.Equal(ModemAvailability.Idle, manager.Modems[0].Availability);
     }
 
     [Fact]
