@@ -40,6 +40,7 @@ public sealed class PollScheduler
     private TaskCompletionSource _wake = NewSignal();
     private TaskCompletionSource _parkChanged = NewSignal();
     private ParkState _park = new(0, null, 0);
+    private bool _parked;
     private DateTimeOffset _startedAt;
     private int _running;
     private int _started;
@@ -158,6 +159,7 @@ public sealed class PollScheduler
                         break;
                     if (_wake.Task.IsCompleted)
                         _wake = NewSignal();
+                    _parked = false;
                     wake = _wake.Task;
                     now = _time.GetUtcNow();
                     wakeAt = Plan(now, actions, stop.Token);
@@ -239,15 +241,15 @@ public sealed class PollScheduler
         }
     }
 
-    /// <summary>Completes when the loop has parked with a sequence number above <paramref name="afterSequence"/> (and no poll running, if <paramref name="requireIdle"/>).</summary>
-    internal async Task<ParkState> WaitForParkAsync(long afterSequence, bool requireIdle, CancellationToken cancellationToken)
+    /// <summary>Completes when the loop has parked with a sequence number above <paramref name="afterSequence"/> and at most <paramref name="maxRunning"/> polls running.</summary>
+    internal async Task<ParkState> WaitForParkAsync(long afterSequence, int maxRunning, CancellationToken cancellationToken)
     {
         while (true)
         {
             Task changed;
             lock (_gate)
             {
-                if (_park.Sequence > afterSequence && (!requireIdle || _park.Running == 0) && !_wake.Task.IsCompleted)
+                if (_parked && _park.Sequence > afterSequence && _park.Running <= maxRunning && !_wake.Task.IsCompleted)
                     return _park;
                 if (_fault is not null)
                     throw new InvalidOperationException("The scheduler faulted.", _fault);
@@ -575,6 +577,7 @@ public sealed class PollScheduler
         lock (_gate)
         {
             _park = new ParkState(_park.Sequence + 1, wakeAt, _running);
+            _parked = true;
             changed = _parkChanged;
             _parkChanged = NewSignal();
         }

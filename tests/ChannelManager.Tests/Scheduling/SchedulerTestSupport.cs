@@ -219,14 +219,16 @@ internal sealed class RecordingStateStore : IStateStore
 internal sealed class SchedulerDriver(PollScheduler scheduler, FakeTimeProvider time)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    // The loop must park again after a timer fired (_seen); until then its last park (_last) still stands.
     private long _seen;
+    private long _last;
 
     /// <summary>Waits for the loop to rest (with nothing running, if <paramref name="requireIdle"/>); returns when it will wake (null = only on a request).</summary>
     public async Task<DateTimeOffset?> SettleAsync(bool requireIdle = true)
     {
         using var cts = new CancellationTokenSource(Timeout);
-        var park = await scheduler.WaitForParkAsync(_seen, requireIdle, cts.Token);
-        _seen = park.Sequence;
+        var park = await scheduler.WaitForParkAsync(_seen, requireIdle ? 0 : int.MaxValue, cts.Token);
+        _last = park.Sequence;
         return park.WakeAt;
     }
 
@@ -247,11 +249,10 @@ internal sealed class SchedulerDriver(PollScheduler scheduler, FakeTimeProvider 
                 if (end > now)
                     time.Advance(end - now);
 
-                // No timer fired: the loop stays parked, so accept its current park next time.
-                _seen--;
-                return;
+                return;   // no timer fired: the current park still stands
             }
 
+            _seen = _last;
             time.Advance(at > now ? at - now : TimeSpan.Zero);
         }
 
