@@ -172,8 +172,7 @@ public sealed class PollScheduler
 
                 if (actions.Count > 0)
                     continue;
-                Park(wakeAt);
-                await WaitAsync(wake, wakeAt is { } at ? at - now : null, cancellationToken).ConfigureAwait(false);
+                await WaitAsync(wake, wakeAt, wakeAt is { } at ? at - now : null, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -238,6 +237,29 @@ public sealed class PollScheduler
             {
                 return _park;
             }
+        }
+    }
+
+    /// <summary>Polls dispatched and not yet finished (including their persistence), for fake-clock tests.</summary>
+    internal int RunningNow
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _running;
+            }
+        }
+    }
+
+    /// <summary>The loop's park if it is resting now (no wake-up pending) with a sequence above <paramref name="afterSequence"/>.</summary>
+    internal ParkState? CurrentPark(long afterSequence)
+    {
+        lock (_gate)
+        {
+            if (_fault is not null)
+                throw new InvalidOperationException("The scheduler faulted.", _fault);
+            return _parked && _park.Sequence > afterSequence && !_wake.Task.IsCompleted ? _park : null;
         }
     }
 
@@ -585,10 +607,13 @@ public sealed class PollScheduler
         changed.TrySetResult();
     }
 
-    private async Task WaitAsync(Task wake, TimeSpan? delay, CancellationToken cancellationToken)
+    private async Task WaitAsync(Task wake, DateTimeOffset? wakeAt, TimeSpan? delay, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var timer = Task.Delay(delay is { } d && d > TimeSpan.Zero ? d : delay is null ? Timeout.InfiniteTimeSpan : TimeSpan.Zero, _time, cts.Token);
+
+        // Announce the park only once the timer exists: a fake clock advanced right after must fire it.
+        Park(wakeAt);
         await Task.WhenAny(wake, timer).ConfigureAwait(false);
         await cts.CancelAsync().ConfigureAwait(false);
     }

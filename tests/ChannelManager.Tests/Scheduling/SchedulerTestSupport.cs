@@ -29,6 +29,18 @@ internal sealed class ScriptedPollExecutor(RepeatCallBook book, TimeProvider tim
     private readonly List<DateTimeOffset> _ends = [];
     private int _inFlight;
 
+    /// <summary>Calls parked in their (fake-clock) duration right now.</summary>
+    public int WaitingInCall
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _ends.Count;
+            }
+        }
+    }
+
     /// <summary>The earliest end of a call in progress after <paramref name="now"/>, for the driver.</summary>
     public DateTimeOffset? NextCallEnd(DateTimeOffset now)
     {
@@ -223,26 +235,50 @@ internal sealed class SchedulerDriver(PollScheduler scheduler, FakeTimeProvider 
     private long _seen;
     private long _last;
 
-    /// <summary>Waits for the loop to rest (with nothing running, if <paramref name="requireIdle"/>); returns when it will wake (null = only on a request).</summary>
-    public async Task<DateTimeOffset?> SettleAsync(bool requireIdle = true)
+    /// <summary>Waits for the loop to rest with nothing running; returns when it will wake (null = only on a request).</summary>
+    public async Task<DateTimeOffset?> SettleAsync()
     {
         using var cts = new CancellationTokenSource(Timeout);
-        var park = await scheduler.WaitForParkAsync(_seen, requireIdle ? 0 : int.MaxValue, cts.Token);
+        var park = await scheduler.WaitForParkAsync(_seen, 0, cts.Token);
         _last = park.Sequence;
         return park.WakeAt;
+    }
+
+    /// <summary>
+    /// With calls that take fake time: waits until the loop rests and every running poll is parked in its call's
+    /// delay (<paramref name="waitingInCall"/>), so nothing is half-processed when the clock moves. Polls real time
+    /// in 1 ms steps only to let other threads finish; the bound turns a hang into a failure.
+    /// </summary>
+    public async Task<DateTimeOffset?> SettleWithCallsAsync(Func<int> waitingInCall)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < Timeout)
+        {
+            var running = scheduler.RunningNow;
+            var waiting = waitingInCall();
+            if (running == waiting && scheduler.CurrentPark(_seen) is { } park)
+            {
+                _last = park.Sequence;
+                return park.WakeAt;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(1), TimeProvider.System);
+        }
+
+        throw new TimeoutException("The scheduler did not settle.");
     }
 
     /// <summary>
     /// Runs the schedule up to <paramref name="end"/>: every timer due at or before it fires, in order.
     /// <paramref name="otherTimer"/> reports timers outside the scheduler (calls in progress on the fake clock).
     /// </summary>
-    public async Task RunUntilAsync(DateTimeOffset end, Func<DateTimeOffset, DateTimeOffset?>? otherTimer = null, int maxSteps = 1_000_000)
+    public async Task RunUntilAsync(DateTimeOffset end, ScriptedPollExecutor? calls = null, int maxSteps = 1_000_000)
     {
         for (var step = 0; step < maxSteps; step++)
         {
-            var wake = await SettleAsync(requireIdle: otherTimer is null);
+            var wake = calls is null ? await SettleAsync() : await SettleWithCallsAsync(() => calls.WaitingInCall);
             var now = time.GetUtcNow();
-            var other = otherTimer?.Invoke(now);
+            var other = calls?.NextCallEnd(now);
             var next = other is { } o && (wake is null || o < wake) ? o : wake;
             if (next is not { } at || at > end)
             {
