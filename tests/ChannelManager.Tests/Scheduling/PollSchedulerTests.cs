@@ -81,6 +81,12 @@ public sealed class PollSchedulerTests
             };
         }
 
+        // Warm-up (JIT) on a separate rig for one simulated hour: the bound is about scheduling, not first-call compilation.
+        await using (var warmUp = new Rig(outstations, Script))
+        {
+            await warmUp.Driver.RunUntilAsync(T0.AddHours(1));
+        }
+
         await using var rig = new Rig(outstations, Script);
         var clock = Stopwatch.StartNew();
         await rig.Driver.RunUntilAsync(T0.AddHours(24).AddSeconds(-1));
@@ -279,6 +285,20 @@ public sealed class PollSchedulerTests
         Assert.Contains("Scheduler.MaxConcurrency", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Outstations[1].Interval", ex.Message, StringComparison.Ordinal);
         Assert.Contains("'X' is used 2 times", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_NightWindow_PollsOnlyInsideWindow()
+    {
+        var night = Outstation("RTU-N", "5") with { Window = new DailyWindow(new TimeOnly(22, 0), new TimeOnly(6, 0)) };
+        await using var rig = new Rig([night], (_, _) => OutcomeCode.Success);
+        rig.Time.SetLocalTimeZone(TimeZoneInfo.Utc);
+
+        await rig.Driver.RunUntilAsync(T0.AddHours(23).AddSeconds(-1));
+
+        // 00:00 … 05:45 (24 polls), then nothing until the window opens again at 22:00.
+        var expected = Enumerable.Range(0, 24).Select(k => T0 + k * Quarter).Concat(Enumerable.Range(0, 4).Select(k => T0.AddHours(22) + k * Quarter));
+        Assert.Equal(expected, rig.Executor.Calls.Select(c => c.OffHook));
     }
 
     [Theory]
