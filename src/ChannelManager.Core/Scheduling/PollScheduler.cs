@@ -351,6 +351,23 @@ public sealed class PollScheduler
             WakeAt(DueAt(e));
         }
 
+        // On-demand requests for an outstation whose poll is still running wait for the next one, within MaxQueueTime too.
+        foreach (var e in _order.Where(e => e.Running && e.Waiters.Count > 0))
+        {
+            var expired = e.Waiters.Where(w => now - w.RequestedAt >= _options.MaxQueueTime).ToList();
+            if (expired.Count > 0)
+            {
+                e.Waiters.RemoveAll(expired.Contains);
+                var outcome = Refused(e, OutcomeCode.QueueTimeout, $"the previous poll was still running after {_options.MaxQueueTime}", now, null);
+                actions.Add(() => FinishWithoutDialAsync(outcome, expired, stop));
+            }
+
+            foreach (var w in e.Waiters)
+            {
+                WakeAt(w.RequestedAt + _options.MaxQueueTime);
+            }
+        }
+
         foreach (var (e, due) in candidates)
         {
             var scheduled = due <= now;

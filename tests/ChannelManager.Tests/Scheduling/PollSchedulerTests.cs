@@ -255,6 +255,21 @@ public sealed class PollSchedulerTests
     }
 
     [Fact]
+    public async Task PollNowAsync_WhileLongPollRuns_QueueTimeoutAfterMaxQueueTime()
+    {
+        await using var rig = new Rig([Outstation("RTU-E", "6")], (_, _) => OutcomeCode.Success, new SchedulerOptions { MaxConcurrency = 1, MaxQueueTime = TimeSpan.FromMinutes(2) }, callDuration: TimeSpan.FromMinutes(5));
+        await rig.Driver.RunUntilAsync(T0.AddMinutes(1), rig.Executor);
+
+        var request = rig.Scheduler.PollNowAsync("RTU-E", CancellationToken.None);
+        await rig.Driver.RunUntilAsync(T0.AddMinutes(4), rig.Executor);
+        var outcome = await request.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal((OutcomeCode.QueueTimeout, T0.AddMinutes(3)), (outcome.Code, outcome.StartedAt));
+        await rig.Driver.RunUntilAsync(T0.AddMinutes(6), rig.Executor);
+        Assert.Equal(T0, Assert.Single(rig.Executor.Calls).OffHook);   // the timed-out request was not dialled afterwards
+    }
+
+    [Fact]
     public async Task PollNowAsync_NumberLocked_RefusedByGuardWithoutDialling()
     {
         await using var rig = new Rig([Outstation("RTU-D", "4")], (_, _) => OutcomeCode.NoCarrier);
