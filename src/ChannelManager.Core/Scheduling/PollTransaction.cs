@@ -27,6 +27,22 @@ public sealed record PollOutcome(
     public FaultAttribution CountedAgainst => Code.CountedAgainst();
 
     public bool IsSuccess => Code == OutcomeCode.Success;
+
+    /// <summary>The outstation answered "busy" (Modbus exception 06): retried soon and not counted (BackoffPolicy.IsServerBusy).</summary>
+    public bool ServerBusy => Protocol?.ServerBusy ?? false;
+}
+
+/// <summary>
+/// Runs one poll: the seam between the scheduler (which decides when) and the transaction (which dials once).
+/// <see cref="PollTransaction"/> is the real one; unit tests script outcomes under a fake clock.
+/// </summary>
+public interface IPollExecutor
+{
+    /// <summary>
+    /// Runs the poll once and reports how it ended — never redials. A repeat-call refusal is the outcome
+    /// <see cref="OutcomeCode.RepeatCallLimit"/>. Throws only for bugs, a failing state store and cancellation.
+    /// </summary>
+    Task<PollOutcome> RunAsync(PollRequest request, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -35,13 +51,14 @@ public sealed record PollOutcome(
 /// commands, hang up, and record the attempt in the ledger. It never redials: the scheduler decides
 /// when to try again.
 /// </summary>
-public sealed class PollTransaction(ModemChannelManager channels, RepeatCallBook ledger, TimeProvider timeProvider)
+public sealed class PollTransaction(ModemChannelManager channels, RepeatCallBook ledger, TimeProvider timeProvider) : IPollExecutor
 {
     public async Task<PollOutcome> RunAsync(PollRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var started = timeProvider.GetUtcNow();
-        var guard = ledger.TryBeginAttempt(request.Number, started);
+        // Persisted before ATD (research §3.1): a crash after this line is counted as a failed dial on restart.
+        var guard = await ledger.TryBeginAttemptAsync(request.Number, started, null, cancellationToken).ConfigureAwait(false);
         if (!guard.Allowed)
         {
             return new PollOutcome(request.Outstation, request.Number, OutcomeCode.RepeatCallLimit, null, [], $"{guard.Refusal}: {guard.Detail}", null, started, timeProvider.GetUtcNow(), guard.NextAllowedAt);
@@ -74,7 +91,7 @@ public sealed class PollTransaction(ModemChannelManager channels, RepeatCallBook
         {
             // The dial (if any) is on-hook now: close the attempt in the ledger whatever happened, so a
             // crash of this method cannot leave a number looking "dialling" for ever.
-            ledger.Complete(request.Number, new AttemptResult(code, timeProvider.GetUtcNow()) { Modem = modem, RawReply = reply });
+            await ledger.CompleteAsync(request.Number, new AttemptResult(code, timeProvider.GetUtcNow()) { Modem = modem, RawReply = reply }).ConfigureAwait(false);
         }
 
         var next = ledger.Ledgers.TryGetValue(request.Number, out var l) ? l.NextAllowedAt : null;

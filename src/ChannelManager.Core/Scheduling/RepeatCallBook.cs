@@ -1,59 +1,153 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using ChannelManager.Core.Persistence;
 
 namespace ChannelManager.Core.Scheduling;
 
 /// <summary>
 /// The pool-wide repeat-call ledger (research/repeat-call-rules.md §3.1): one <see cref="NumberLedger"/> per
-/// dialled number, whichever modem dials it. Check-and-record is atomic per number, so two concurrent
-/// requests for one number cannot both pass the guard. In memory; the persisted store is the
-/// Persistence layer's (issue 6), and it must record "attempt started" before ATD.
+/// dialled number, whichever modem dials it. Check-and-record is atomic (one gate for the book), so two
+/// concurrent requests for one number cannot both pass the guard. With an <see cref="IStateStore"/> every
+/// change is saved before the call returns — in particular "attempt started" is durable before ATD is written
+/// (research §3.1), so a crash can never make a restart forget a dial.
 /// </summary>
-public sealed class RepeatCallBook(CountryProfile profile)
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "SemaphoreSlim needs disposing only when its AvailableWaitHandle is used, which it never is here.")]
+public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = null)
 {
     private readonly ConcurrentDictionary<string, NumberLedger> _ledgers = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<LedgerEvent> _events = new();
+    private readonly SemaphoreSlim _gate = new(1, 1);
 
     public CountryProfile Profile { get; } = profile;
 
-    /// <summary>Every ledger event so far (attempts, locks, alarms, resets), oldest first.</summary>
+    /// <summary>Every ledger event since this book was created (attempts, locks, alarms, resets), oldest first.</summary>
     public IReadOnlyCollection<LedgerEvent> Events => _events;
 
     public IReadOnlyDictionary<string, NumberLedger> Ledgers => _ledgers;
 
-    /// <summary>Asks the guard; when allowed, records "attempt started" in the same step.</summary>
-    public GuardDecision TryBeginAttempt(string number, DateTimeOffset now, string? modem = null)
+    /// <summary>
+    /// Loads the persisted ledgers (the ledger is never reset by a restart, issue 6 item 4) and closes every
+    /// attempt that has no on-hook record as failed with on-hook = <paramref name="now"/> (research §3.1).
+    /// Returns the updates made by that recovery (one per interrupted attempt).
+    /// </summary>
+    public async Task<IReadOnlyList<LedgerUpdate>> LoadAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        while (true)
+        if (store is null)
+            return [];
+        var recovered = new List<LedgerUpdate>();
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            var current = _ledgers.GetOrAdd(number, n => new NumberLedger(n));
+            foreach (var ledger in await store.LoadLedgersAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var current = ledger;
+                if (ledger.InProgress is not null)
+                {
+                    var update = RepeatCallGuard.RecoverAfterRestart(ledger, Profile, now);
+                    await store.SaveLedgerAsync(update, cancellationToken).ConfigureAwait(false);
+                    Publish(update);
+                    recovered.Add(update);
+                    current = update.Ledger;
+                }
+
+                _ledgers[current.Number] = current;
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        return recovered;
+    }
+
+    /// <summary>What the guard would answer now, without recording anything (the scheduler asks before it queues a poll).</summary>
+    public GuardDecision Check(string number, DateTimeOffset now, string? modem = null) =>
+        RepeatCallGuard.Check(_ledgers.TryGetValue(number, out var l) ? l : new NumberLedger(number), Profile, now, modem);
+
+    /// <summary>The ledger of <paramref name="number"/>, or a fresh one if it was never dialled.</summary>
+    public NumberLedger LedgerOf(string number) => _ledgers.TryGetValue(number, out var l) ? l : new NumberLedger(number);
+
+    /// <summary>Asks the guard; when allowed, records "attempt started" and persists it before returning (before ATD).</summary>
+    public async Task<GuardDecision> TryBeginAttemptAsync(string number, DateTimeOffset now, string? modem, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var current = LedgerOf(number);
             var decision = RepeatCallGuard.Check(current, Profile, now, modem);
             if (!decision.Allowed)
-            {
                 return decision;
-            }
-
             var update = RepeatCallGuard.RecordAttemptStarted(current, Profile, now, modem);
-            if (_ledgers.TryUpdate(number, update.Ledger, current))
-            {
-                Publish(update);
-                return decision;
-            }
+            await SaveAsync(update, cancellationToken).ConfigureAwait(false);
+            return decision;
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
-    /// <summary>Records the on-hook and outcome of the attempt begun by <see cref="TryBeginAttempt"/>.</summary>
-    public void Complete(string number, AttemptResult result)
+    /// <summary>
+    /// Records the on-hook and outcome of the attempt begun by <see cref="TryBeginAttemptAsync"/>. Not cancellable:
+    /// the dial is over, and leaving it open would block the number until a restart.
+    /// </summary>
+    public async Task<LedgerUpdate> CompleteAsync(string number, AttemptResult result)
     {
-        while (true)
+        await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
         {
-            var current = _ledgers[number];
-            var update = RepeatCallGuard.RecordOutcome(current, Profile, result);
-            if (_ledgers.TryUpdate(number, update.Ledger, current))
-            {
-                Publish(update);
-                return;
-            }
+            var update = RepeatCallGuard.RecordOutcome(_ledgers[number], Profile, result);
+            await SaveAsync(update, CancellationToken.None).ConfigureAwait(false);
+            return update;
         }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Appends an event that changes no ledger field (the scheduler's "retries exhausted" operator alarm) to the
+    /// number's event log, saving the current ledger with it in one transaction.
+    /// </summary>
+    public async Task AppendEventAsync(LedgerEvent e, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SaveAsync(new LedgerUpdate(LedgerOf(e.Number), [e]), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Operator reset of one number (research §3.4.2), persisted with its audit event.</summary>
+    public async Task<LedgerUpdate> OperatorResetAsync(string number, string operatorName, string reason, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var update = RepeatCallGuard.OperatorReset(LedgerOf(number), operatorName, reason, now);
+            await SaveAsync(update, cancellationToken).ConfigureAwait(false);
+            return update;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task SaveAsync(LedgerUpdate update, CancellationToken cancellationToken)
+    {
+        // Persist first: if the store fails, the in-memory ledger must not claim a state the file does not have.
+        if (store is not null)
+            await store.SaveLedgerAsync(update, cancellationToken).ConfigureAwait(false);
+        _ledgers[update.Ledger.Number] = update.Ledger;
+        Publish(update);
     }
 
     private void Publish(LedgerUpdate update)
