@@ -4,6 +4,7 @@ using ChannelManager.Core.Protocols;
 using ChannelManager.Core.Protocols.Modbus;
 using ChannelManager.Core.Transport;
 using ChannelManager.Transport.Serial;
+using ChannelManager.IntegrationTests.Support;
 
 namespace ChannelManager.Benchmarks.LineRate;
 
@@ -49,11 +50,11 @@ internal static partial class LineRateBench
         {
             var a = Path.Combine(dir, "a");
             var b = Path.Combine(dir, "b");
-            await using var socat = ChildProcess.Start("socat", "-d", "-d", $"pty,raw,echo=0,link={a}", $"pty,raw,echo=0,link={b}");
+            await using var socat = ExternalProcess.Start("socat", "-d", "-d", $"pty,raw,echo=0,link={a}", $"pty,raw,echo=0,link={b}");
             await socat.WaitForLineAsync("starting data transfer loop", Startup);
             var script = Path.Combine(dir, "slave.py");
             await File.WriteAllTextAsync(script, PymodbusSlave, ct);
-            await using var slave = ChildProcess.Start("/usr/bin/python3", script, a, I($"{baud}"));
+            await using var slave = ExternalProcess.Start("/usr/bin/python3", script, a, I($"{baud}"));
             await slave.WaitForLineAsync("READY", Startup);
             var slaveVersion = slave.Output.Split('\n').First(l => l.StartsWith("READY", StringComparison.Ordinal))["READY ".Length..];
 
@@ -190,7 +191,7 @@ internal static partial class LineRateBench
     {
         // -l 10 is mbpoll's fastest poll rate; -r 1 is PDU address 0 (mbpoll counts references from 1).
         // `timeout -s INT` stops it like Ctrl-C, so it prints its statistics line on the way out.
-        await using var mbpoll = ChildProcess.Start("timeout", "-s", "INT", I($"{seconds}"), "mbpoll",
+        await using var mbpoll = ExternalProcess.Start("timeout", "-s", "INT", I($"{seconds}"), "mbpoll",
             "-m", "rtu", "-b", I($"{baud}"), "-P", "none", "-a", "1", "-r", "1", "-c", I($"{Registers}"), "-t", "4", "-l", "10", "-o", "1", port);
         var time = TimeProvider.System;
         var start = time.GetTimestamp();
