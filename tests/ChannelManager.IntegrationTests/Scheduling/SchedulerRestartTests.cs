@@ -5,6 +5,7 @@ using ChannelManager.Core.Scheduling;
 using ChannelManager.Persistence.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
+using ChannelManager.Tests.Scheduling;
 
 namespace ChannelManager.IntegrationTests.Scheduling;
 
@@ -48,9 +49,9 @@ public sealed class SchedulerRestartTests : IDisposable
         {
             Store = store;
             Book = new RepeatCallBook(CountryProfiles.UK, store);
-            Executor = new RecordingExecutor(Book, time, Script) { HangOn = hangOn };
+            Executor = new ScriptedPollExecutor(Book, time, (name, _) => Script(name)) { HangOn = hangOn };
             Scheduler = new PollScheduler(Outstations, Executor, Book, store, new SchedulerOptions { MaxConcurrency = 2 }, time, () => 0.5);
-            Driver = new FakeClockDriver(Scheduler, time) { Hung = hangOn is null ? 0 : 1 };
+            Driver = new SchedulerDriver(Scheduler, time) { Hung = hangOn is null ? 0 : 1 };
             _run = Scheduler.RunAsync(_stop.Token);
         }
 
@@ -58,11 +59,11 @@ public sealed class SchedulerRestartTests : IDisposable
 
         public RepeatCallBook Book { get; }
 
-        public RecordingExecutor Executor { get; }
+        public ScriptedPollExecutor Executor { get; }
 
         public PollScheduler Scheduler { get; }
 
-        public FakeClockDriver Driver { get; }
+        public SchedulerDriver Driver { get; }
 
         public static async Task<Life> StartAsync(string path, FakeTimeProvider time, string? hangOn = null)
         {
@@ -92,8 +93,8 @@ public sealed class SchedulerRestartTests : IDisposable
         await using (var life = await Life.StartAsync(DbPath, _time, hangOn: "Crash"))
         {
             await life.Driver.RunUntilAsync(T0.AddMinutes(5));
-            Assert.Equal([T0], life.Executor.TimesOf("Healthy"));
-            Assert.Equal([T0, T0.AddMinutes(2)], life.Executor.TimesOf("Dead"));
+            Assert.Equal([T0], life.Executor.CallsTo("Healthy").Select(c => c.OffHook));
+            Assert.Equal([T0, T0.AddMinutes(2)], life.Executor.CallsTo("Dead").Select(c => c.OffHook));
             Assert.NotNull(life.Book.LedgerOf("01632960103").InProgress);
         }
 
@@ -115,9 +116,9 @@ public sealed class SchedulerRestartTests : IDisposable
 
             await life.Driver.RunUntilAsync(T0.AddMinutes(14));
 
-            Assert.Equal([T0.AddMinutes(6), T0.AddMinutes(12)], life.Executor.TimesOf("Dead"));
-            Assert.Equal([restart.AddMinutes(2)], life.Executor.TimesOf("Crash"));
-            Assert.Empty(life.Executor.TimesOf("Healthy"));
+            Assert.Equal([T0.AddMinutes(6), T0.AddMinutes(12)], life.Executor.CallsTo("Dead").Select(c => c.OffHook));
+            Assert.Equal([restart.AddMinutes(2)], life.Executor.CallsTo("Crash").Select(c => c.OffHook));
+            Assert.Empty(life.Executor.CallsTo("Healthy").Select(c => c.OffHook));
             Assert.Equal(LedgerState.Locked, life.Book.LedgerOf("01632960102").State);
             Assert.Single(life.Scheduler.Alarms, a => a.Kind == AlarmKind.NumberLocked && a.Outstation == "Dead");
         }
@@ -127,14 +128,14 @@ public sealed class SchedulerRestartTests : IDisposable
         {
             await life.Driver.RunUntilAsync(T0.AddMinutes(59));
 
-            Assert.Empty(life.Executor.TimesOf("Dead"));
+            Assert.Empty(life.Executor.CallsTo("Dead").Select(c => c.OffHook));
             Assert.Empty(life.Executor.Refusals);
             Assert.Equal(LedgerState.Locked, life.Status("Dead").NumberState);
             Assert.Equal(4, life.Book.LedgerOf("01632960102").AttemptsInSequence);
             var alarm = Assert.Single(life.Scheduler.Alarms);
             Assert.True(alarm.Restored && alarm.Kind == AlarmKind.NumberLocked && alarm.Outstation == "Dead");
-            Assert.Equal([T0.AddMinutes(15), T0.AddMinutes(30), T0.AddMinutes(45)], life.Executor.TimesOf("Healthy"));
-            Assert.Equal([restart.AddMinutes(17), restart.AddMinutes(32), restart.AddMinutes(47)], life.Executor.TimesOf("Crash"));
+            Assert.Equal([T0.AddMinutes(15), T0.AddMinutes(30), T0.AddMinutes(45)], life.Executor.CallsTo("Healthy").Select(c => c.OffHook));
+            Assert.Equal([restart.AddMinutes(17), restart.AddMinutes(32), restart.AddMinutes(47)], life.Executor.CallsTo("Crash").Select(c => c.OffHook));
 
             // The event log holds every transaction of all three lives: 1+2 dials, 1 recovery + 3 dials, 6 dials.
             var log = await life.Store.ReadTransactionsAsync(100, null, CancellationToken.None);

@@ -235,11 +235,14 @@ internal sealed class SchedulerDriver(PollScheduler scheduler, FakeTimeProvider 
     private long _seen;
     private long _last;
 
-    /// <summary>Waits for the loop to rest with nothing running; returns when it will wake (null = only on a request).</summary>
+    /// <summary>Polls allowed to stay running while the loop counts as settled (a dial hung on purpose).</summary>
+    public int Hung { get; set; }
+
+    /// <summary>Waits for the loop to rest with nothing (but <see cref="Hung"/>) running; returns when it will wake (null = only on a request).</summary>
     public async Task<DateTimeOffset?> SettleAsync()
     {
         using var cts = new CancellationTokenSource(Timeout);
-        var park = await scheduler.WaitForParkAsync(_seen, 0, cts.Token);
+        var park = await scheduler.WaitForParkAsync(_seen, Hung, cts.Token);
         _last = park.Sequence;
         return park.WakeAt;
     }
