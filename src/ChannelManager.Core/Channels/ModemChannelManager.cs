@@ -129,7 +129,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
                 default:
                     // Cancelled (or anything else): leave the modem hung up and free.
                     await ReleaseAsync(slot, hangUp: true).ConfigureAwait(false);
-                    return Finish(request, attempt.Code == OutcomeCode.Cancelled ? OutcomeCode.Cancelled : attempt.Code, slot.Name, attempt.RawReply, tried, started);
+                    return Finish(request, attempt.Code, slot.Name, attempt.RawReply, tried, started);
             }
         }
     }
@@ -424,9 +424,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
             slot.LastFault = result.Code;
             slot.LastFaultReply = result.RawReply;
             slot.Quality = Math.Max(1, slot.Quality - 1);
-            var failures = new Dictionary<OutcomeCode, long>(slot.Statistics.FailuresByCode);
-            failures[result.Code] = failures.GetValueOrDefault(result.Code) + 1;
-            slot.Statistics = slot.Statistics with { Errors = slot.Statistics.Errors + 1, FailuresByCode = failures, LastBad = now };
+            slot.Statistics = slot.Statistics with { Errors = slot.Statistics.Errors + 1, FailuresByCode = Incremented(slot.Statistics.FailuresByCode, result.Code), LastBad = now };
 
             // Quarantine with its own back-off: initial, doubling per consecutive fault, capped.
             var factor = Math.Pow(2, Math.Min(slot.ConsecutiveFaults - 1, 20));
@@ -680,9 +678,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
         else if (code.CountedAgainst() == FaultAttribution.Outstation)
         {
-            var failures = new Dictionary<OutcomeCode, long>(stats.FailuresByCode);
-            failures[code] = failures.GetValueOrDefault(code) + 1;
-            stats = stats with { Errors = stats.Errors + 1, FailuresByCode = failures, LastFailure = now };
+            stats = stats with { Errors = stats.Errors + 1, FailuresByCode = Incremented(stats.FailuresByCode, code), LastFailure = now };
         }
 
         _outstations[outstation] = stats;
@@ -721,6 +717,14 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
 
         previous.TrySetResult();
+    }
+
+    /// <summary>A copy of the per-code failure counts with one more <paramref name="code"/> (statistics are immutable snapshots).</summary>
+    private static Dictionary<OutcomeCode, long> Incremented(IReadOnlyDictionary<OutcomeCode, long> counts, OutcomeCode code)
+    {
+        var copy = new Dictionary<OutcomeCode, long>(counts);
+        copy[code] = copy.GetValueOrDefault(code) + 1;
+        return copy;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -56,9 +56,14 @@ internal sealed class ModemSlot(IModemDevice device, ModemRole role, int index, 
 
     public ModemStatistics Statistics { get; set; } = new();
 
-    public bool Serves(string? pool) =>
-        pool is null ? Role.Pools.Count == 0 || Role.Pools.Contains(ChannelPools.Default, StringComparer.OrdinalIgnoreCase)
-                     : Role.Pools.Contains(pool, StringComparer.OrdinalIgnoreCase) || (Role.Pools.Count == 0 && string.Equals(pool, ChannelPools.Default, StringComparison.OrdinalIgnoreCase));
+    /// <summary>A modem that names no pool serves the default pool; a request that names none asks for it.</summary>
+    public bool Serves(string? pool)
+    {
+        var wanted = pool ?? ChannelPools.Default;
+        return Role.Pools.Count == 0
+            ? string.Equals(wanted, ChannelPools.Default, StringComparison.OrdinalIgnoreCase)
+            : Role.Pools.Contains(wanted, StringComparer.OrdinalIgnoreCase);
+    }
 
     public ModemSnapshot Snapshot() => new(
         Name,
