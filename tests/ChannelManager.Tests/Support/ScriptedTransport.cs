@@ -17,9 +17,14 @@ internal sealed class ScriptedTransport : IChannelTransport
     private readonly List<byte> _allWritten = [];
     private readonly Channel<byte[]> _toReader = Channel.CreateUnbounded<byte[]>();
     private readonly List<string> _failures = [];
-    private ReadOnlyMemory<byte> _pending;
+    private readonly ChunkQueueReader _reader;
     private int _next;
     private bool _started;
+
+    public ScriptedTransport()
+    {
+        _reader = new ChunkQueueReader(_toReader.Reader);
+    }
 
     public string Endpoint { get; init; } = "scripted";
 
@@ -76,26 +81,10 @@ internal sealed class ScriptedTransport : IChannelTransport
         return Task.CompletedTask;
     }
 
-    public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         Start();
-        while (_pending.IsEmpty)
-        {
-            if (!await _toReader.Reader.WaitToReadAsync(cancellationToken))
-            {
-                return 0;
-            }
-
-            if (_toReader.Reader.TryRead(out var chunk))
-            {
-                _pending = chunk;
-            }
-        }
-
-        var n = Math.Min(buffer.Length, _pending.Length);
-        _pending[..n].CopyTo(buffer);
-        _pending = _pending[n..];
-        return n;
+        return _reader.ReadAsync(buffer, _toReader.Reader.WaitToReadAsync, cancellationToken);
     }
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
