@@ -274,11 +274,17 @@ public sealed class ModemChannelManagerTests
             return r.Outcome;
         })).ToArray();
 
-        // Release dials as they arrive until every request has an outcome.
         using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (!requests.All(r => r.IsCompleted))
+        int Pending()
         {
-            guard.Token.ThrowIfCancellationRequested();
+            lock (gates)
+            {
+                return gates.Count(g => !g.Task.IsCompleted);
+            }
+        }
+
+        void ReleaseAll()
+        {
             lock (gates)
             {
                 foreach (var g in gates)
@@ -286,7 +292,29 @@ public sealed class ModemChannelManagerTests
                     g.TrySetResult();
                 }
             }
+        }
 
+        async Task UntilAsync(Func<bool> condition)
+        {
+            while (!condition())
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(1), TimeProvider.System, guard.Token);
+            }
+        }
+
+        // Wave 1: all four modems dialling, the other four requests queued behind them.
+        await UntilAsync(() => Pending() == 4);
+        ReleaseAll();
+
+        // Mid-run fault: the other modems are held in their second dials, so a queued request must try M3,
+        // whose init now fails; that request then waits for a healthy modem.
+        await UntilAsync(() => Volatile.Read(ref m3Calls) >= 2);
+
+        // Release dials as they arrive until every request has an outcome.
+        while (!requests.All(r => r.IsCompleted))
+        {
+            guard.Token.ThrowIfCancellationRequested();
+            ReleaseAll();
             _time.Advance(TimeSpan.FromSeconds(1));
             await Task.Delay(TimeSpan.FromMilliseconds(1), TimeProvider.System);
         }
