@@ -22,17 +22,38 @@ public static class ModemBankFactory
     /// error by JSON path (bad config is an exception, style.md); opens no port (the AT engine opens
     /// its link on first use, so a missing port is a modem fault at run time, not a start-up crash).
     /// </summary>
-    public static ModemChannelManager Create(IReadOnlyList<ModemOptions> modems, ChannelManagerOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null)
+    public static ModemChannelManager Create(IReadOnlyList<ModemOptions> modems, ChannelManagerOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null) =>
+        Create(modems, options, timeProvider, loggerFactory, simulated: null);
+
+    /// <summary>
+    /// As above, with modems whose Endpoint is <c>sim://NAME</c> attached to <paramref name="simulated"/>'s in-process
+    /// simulated modems (config/appsettings.json runs the demo bank this way).
+    /// </summary>
+    public static ModemChannelManager Create(IReadOnlyList<ModemOptions> modems, ChannelManagerOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory, SimulatedBank? simulated)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
-        var errors = Validate(modems, options);
+        ArgumentNullException.ThrowIfNull(modems);
+        var errors = Validate([.. modems.Select(m => m is not null && SettingsValidator.IsSimulated(m) ? SettingsValidator.AsTcpForValidation(m) : m)!], options); // null entries are reported by Validate
+        foreach (var m in modems.Where(m => m is not null && SettingsValidator.IsSimulated(m)))
+        {
+            if (simulated is null || !simulated.HostEnds.ContainsKey(SettingsValidator.SimulatedName(m)))
+            {
+                errors = [.. errors, new ConfigError($"Modems[{modems.ToList().IndexOf(m)}].Endpoint", $"'{m.Endpoint}' names no simulated modem")];
+            }
+        }
+
         if (errors.Count > 0)
         {
             throw new ModemBankConfigurationException(errors);
         }
 
         loggerFactory ??= NullLoggerFactory.Instance;
-        var devices = modems.Select(m => ((IModemDevice)new AtModem(CreateTransport(m, timeProvider), ownsTransport: true, m.ToAtModemOptions(), timeProvider, loggerFactory.CreateLogger<AtModem>()), m.ToRole())).ToList();
+        var devices = modems.Select(m => ((IModemDevice)new AtModem(
+            SettingsValidator.IsSimulated(m) ? simulated!.HostEnds[SettingsValidator.SimulatedName(m)] : CreateTransport(m, timeProvider), // checked above
+            ownsTransport: true,
+            m.ToAtModemOptions(),
+            timeProvider,
+            loggerFactory.CreateLogger<AtModem>()), m.ToRole())).ToList();
         return new ModemChannelManager(devices, options, timeProvider, loggerFactory.CreateLogger<ModemChannelManager>());
     }
 

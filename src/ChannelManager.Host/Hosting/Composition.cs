@@ -1,0 +1,77 @@
+using ChannelManager.Core.Channels;
+using ChannelManager.Core.Protocols;
+using ChannelManager.Core.Protocols.Modbus;
+using ChannelManager.Core.Scheduling;
+using ChannelManager.Persistence.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace ChannelManager.Host.Hosting;
+
+/// <summary>
+/// Turns validated settings into the running parts (design.md §2): the modem bank, the outstation schedules with
+/// their Modbus drivers, the state store. Shared by <c>run</c> (through DI) and the one-shot verbs.
+/// </summary>
+public static class Composition
+{
+    public static ModemChannelManager CreateChannels(ChannelManagerSettings settings, SimulatedBank? simulated, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return ModemBankFactory.Create([.. settings.Modems], settings.ChannelManager, time, loggerFactory, simulated);
+    }
+
+    public static SimulatedBank? StartSimulation(ChannelManagerSettings settings, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.Simulation is { } sim ? SimulatedBank.Start(sim, time) : null;
+    }
+
+    public static IReadOnlyList<OutstationSchedule> CreateSchedules(ChannelManagerSettings settings, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return [.. settings.Outstations.Select(o => new OutstationSchedule(o.Name, o.Number, CreateDriver(o, time, loggerFactory), CreateCommands(o), o.Interval, BackoffPolicy.From(o.Backoff))
+        {
+            Priority = o.Priority,
+            Pool = o.Pool,
+            Window = o.Window is { } w ? new DailyWindow(w.Start, w.End) : null,
+        })];
+    }
+
+    public static PollRequest CreateRequest(OutstationSettings outstation, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(outstation);
+        return new PollRequest(outstation.Name, outstation.Number, CreateDriver(outstation, time, loggerFactory), CreateCommands(outstation), outstation.Pool);
+    }
+
+    public static IProtocolDriver CreateDriver(OutstationSettings outstation, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(outstation);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        var options = new ModbusRtuOptions
+        {
+            UnitId = (byte)outstation.UnitId,
+            ResponseTimeout = outstation.ResponseTimeout,
+            TimeoutRetries = outstation.TimeoutRetries,
+        };
+        return new ModbusRtuMaster(options, time, loggerFactory.CreateLogger<ModbusRtuMaster>());
+    }
+
+    public static IReadOnlyList<ProtocolCommand> CreateCommands(OutstationSettings outstation)
+    {
+        ArgumentNullException.ThrowIfNull(outstation);
+        return [.. outstation.Reads.Select(ProtocolCommand (r) => r.Table switch
+        {
+            ModbusTable.Input => new ReadInputRegisters((ushort)r.Start, (ushort)r.Count),
+            ModbusTable.Coils => new ReadCoils((ushort)r.Start, (ushort)r.Count),
+            ModbusTable.Discrete => new ReadDiscreteInputs((ushort)r.Start, (ushort)r.Count),
+            _ => new ReadHoldingRegisters((ushort)r.Start, (ushort)r.Count),
+        })];
+    }
+
+    /// <summary>Opens the state file (relative paths against the config file's directory).</summary>
+    public static async Task<SqliteStateStore> OpenStoreAsync(SettingsLoadResult loaded, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(loaded);
+        var storage = loaded.Settings.Storage;
+        return await SqliteStateStore.OpenAsync(new SqliteStateStoreOptions { Path = loaded.ResolvePath(storage.Path), BusyTimeout = storage.BusyTimeout }, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,92 @@
+using ChannelManager.Core.Channels;
+using ChannelManager.Core.Persistence;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Serilog;
+
+namespace ChannelManager.Host.Hosting;
+
+/// <summary>
+/// <c>channelmanager run --config PATH [--urls URLS]</c>: the service (design.md §5) on a WebApplication-based Generic
+/// Host, so the HTTP API can be mapped on the same host. Runs as a console app, a systemd service (Type=notify) or a
+/// Windows service.
+/// </summary>
+public static class ServiceHost
+{
+    /// <summary>Default HTTP binding: loopback only (issue 8 item 5); <c>--urls</c> or a top-level "Urls" setting overrides it.</summary>
+    public const string DefaultUrls = "http://127.0.0.1:5080";
+
+    public static async Task<int> RunAsync(string configPath, string? urls, IReadOnlyList<string> overrides, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        var loaded = SettingsLoader.Load(configPath, overrides);
+        var errors = loaded.AllErrors();
+        if (errors.Count > 0)
+        {
+            await ConfigReport.WriteErrorsAsync(error, configPath, errors).ConfigureAwait(false);
+            return ExitCodes.BadConfig;
+        }
+
+        Persistence.Sqlite.SqliteStateStore store;
+        try
+        {
+            store = await Composition.OpenStoreAsync(loaded, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (StateStoreException ex)
+        {
+            await error.WriteLineAsync($"state store {ex.Path}: {ex.Fault}: {ex.Message}").ConfigureAwait(false);
+            return ExitCodes.StoreError;
+        }
+
+        try
+        {
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [.. overrides], ContentRootPath = loaded.BaseDirectory });
+
+            // Exactly the sources of check-config (file, CHANNELMANAGER_ environment, --Key=value), so what was
+            // validated is what runs; WebApplication's own appsettings.json lookup would read a different file.
+            builder.Configuration.Sources.Clear();
+            builder.Configuration.AddConfiguration(loaded.Configuration);
+            builder.WebHost.UseUrls(urls ?? loaded.Configuration["Urls"] ?? DefaultUrls);
+            builder.Services.AddSerilog((_, lc) => LoggingSetup.Configure(lc, loaded, consoleToStandardError: false));
+            builder.Services.AddSystemd();
+            builder.Services.AddWindowsService(o => o.ServiceName = "ChannelManager");
+            builder.Services.AddChannelManager(loaded, store);
+
+            // API wired here at merge: builder.Services.AddChannelManagerApi(builder.Configuration) before Build,
+            // app.MapChannelManagerApi() right after it.
+            var app = builder.Build();
+
+            await using (app.ConfigureAwait(false))
+            {
+                var exit = app.Services.GetRequiredService<ServiceExitState>();
+                var logger = app.Services.GetRequiredService<ILogger<ChannelManagerService>>();
+                try
+                {
+                    await app.StartAsync().ConfigureAwait(false);
+                }
+                catch (OptionsValidationException ex)
+                {
+                    await ConfigReport.WriteErrorsAsync(error, configPath, [.. ex.Failures.Select(f => ConfigReport.Parse(f))]).ConfigureAwait(false);
+                    return ExitCodes.BadConfig;
+                }
+
+                Log.Started(logger, app.Services.GetRequiredService<ModemChannelManager>().Modems.Count, loaded.Settings.Outstations.Count, loaded.ResolvePath(loaded.Settings.Storage.Path));
+                // Returns once SIGTERM/SIGINT (or a failure) has stopped the host: hosted services are stopped by then.
+                await app.WaitForShutdownAsync().ConfigureAwait(false);
+                Log.Stopped(logger);
+                return exit.ExitCode;
+            }
+        }
+        finally
+        {
+            // After the host: the scheduler has written every outcome and the modems are on-hook.
+            await store.DisposeAsync().ConfigureAwait(false);
+            await Serilog.Log.CloseAndFlushAsync().ConfigureAwait(false);
+        }
+    }
+}

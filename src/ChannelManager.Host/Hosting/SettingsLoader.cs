@@ -1,0 +1,267 @@
+using System.Collections;
+using System.Globalization;
+using System.Reflection;
+using ChannelManager.Core.Scheduling;
+using Microsoft.Extensions.Configuration;
+
+namespace ChannelManager.Host.Hosting;
+
+/// <summary>The configuration as read: the bound settings, the values that could not even be read, and the sources.</summary>
+/// <param name="Settings">Bound from <paramref name="Readable"/>; unreadable values keep their defaults (and are in <paramref name="ReadErrors"/>).</param>
+/// <param name="ReadErrors">Values of the wrong shape or type (unknown enum names, unparsable TimeSpans, typos in keys), by JSON path.</param>
+/// <param name="Configuration">Everything the sources hold (other sections such as Api are read from here).</param>
+/// <param name="Readable">The configuration minus the unreadable values: what <see cref="Settings"/> was bound from.</param>
+/// <param name="BaseDirectory">Directory of the config file; relative Storage.Path and Log.Directory are resolved against it.</param>
+public sealed record SettingsLoadResult(ChannelManagerSettings Settings, IReadOnlyList<ConfigError> ReadErrors, IConfigurationRoot Configuration, IConfiguration Readable, string BaseDirectory)
+{
+    /// <summary>Every error: unreadable values first, then the rules of <see cref="SettingsValidator"/>.</summary>
+    public IReadOnlyList<ConfigError> AllErrors() => [.. ReadErrors, .. SettingsValidator.Validate(Settings)];
+
+    public string ResolvePath(string path) => System.IO.Path.GetFullPath(System.IO.Path.Combine(BaseDirectory, path));
+}
+
+/// <summary>
+/// Reads the configuration (design.md §6): the JSON file given by <c>--config</c>, then environment variables
+/// prefixed <c>CHANNELMANAGER_</c> (<c>CHANNELMANAGER_Storage__Path</c>), then <c>--Section:Key=value</c> arguments.
+/// Unlike a plain <c>ConfigurationBinder.Bind</c>, a value of the wrong type is not an exception that stops at the
+/// first one: every such value becomes a <see cref="ConfigError"/> with its JSON path and the rest still binds, so
+/// <c>check-config</c> can list every problem at once.
+/// </summary>
+public static class SettingsLoader
+{
+    public const string EnvironmentPrefix = "CHANNELMANAGER_";
+
+    /// <summary>Loads and binds; a missing or malformed file is a single error at path "$" (nothing else can be read).</summary>
+    public static SettingsLoadResult Load(string configPath, IEnumerable<string>? commandLineOverrides = null, bool includeEnvironment = true)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(configPath);
+        var full = Path.GetFullPath(configPath);
+        var baseDirectory = Path.GetDirectoryName(full) ?? Directory.GetCurrentDirectory();
+        var builder = new ConfigurationBuilder().AddJsonFile(full, optional: false, reloadOnChange: false);
+        if (includeEnvironment)
+        {
+            builder.AddEnvironmentVariables(EnvironmentPrefix);
+        }
+
+        builder.AddCommandLine([.. commandLineOverrides ?? []]);
+        IConfigurationRoot root;
+        try
+        {
+            root = builder.Build();
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            var message = ex is FileNotFoundException or DirectoryNotFoundException ? $"config file {full} not found" : $"cannot read {full}: {Flatten(ex)}";
+            var empty = new ConfigurationBuilder().Build();
+            return new SettingsLoadResult(new ChannelManagerSettings(), [new ConfigError("$", message)], empty, empty, baseDirectory);
+        }
+
+        return Bind(root, baseDirectory);
+    }
+
+    /// <summary>Binds an already-built configuration (tests, and the host's own configuration).</summary>
+    public static SettingsLoadResult Bind(IConfigurationRoot root, string baseDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var errors = new List<ConfigError>();
+        var unreadable = new List<string>();
+        Check(root, typeof(ChannelManagerSettings), string.Empty, errors, unreadable, rejectUnknown: false);
+
+        var kept = root.AsEnumerable()
+            .Where(kv => kv.Value is not null && !unreadable.Any(bad => kv.Key.Equals(bad, StringComparison.OrdinalIgnoreCase) || kv.Key.StartsWith(bad + ":", StringComparison.OrdinalIgnoreCase)));
+        var readable = new ConfigurationBuilder().AddInMemoryCollection(kept).Build();
+        var settings = new ChannelManagerSettings();
+        try
+        {
+            readable.Bind(settings);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The walk above mirrors the binder's rules; this is the safety net if they ever differ.
+            errors.Add(new ConfigError("$", Flatten(ex)));
+        }
+
+        return new SettingsLoadResult(settings, errors, root, readable, baseDirectory);
+    }
+
+    /// <summary>
+    /// Walks the configuration alongside the settings types: every key must name a property (except at the top
+    /// level), every scalar must convert to its property's type, lists need index keys, objects need children.
+    /// </summary>
+    private static void Check(IConfiguration section, Type type, string path, List<ConfigError> errors, List<string> unreadable, bool rejectUnknown)
+    {
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetMethod is not null).ToArray();
+        foreach (var child in section.GetChildren())
+        {
+            var property = properties.FirstOrDefault(p => p.Name.Equals(child.Key, StringComparison.OrdinalIgnoreCase));
+            if (property is null)
+            {
+                if (rejectUnknown)
+                {
+                    errors.Add(new ConfigError(ConfigError(path, child.Key), $"unknown setting (known here: {string.Join(", ", properties.Select(p => p.Name))})"));
+                }
+
+                continue;
+            }
+
+            CheckValue(child, property.PropertyType, ConfigError(path, property.Name), errors, unreadable);
+        }
+    }
+
+    private static void CheckValue(IConfigurationSection section, Type type, string path, List<ConfigError> errors, List<string> unreadable)
+    {
+        var underlying = Nullable.GetUnderlyingType(type);
+        var target = underlying ?? type;
+        var hasChildren = section.GetChildren().Any();
+        if (IsScalar(target))
+        {
+            if (hasChildren)
+            {
+                errors.Add(new ConfigError(path, $"must be a single {Describe(target)} value, not an object or a list"));
+                unreadable.Add(section.Path);
+                return;
+            }
+
+            if (string.IsNullOrEmpty(section.Value))
+            {
+                if (target != typeof(string) && underlying is null)
+                {
+                    errors.Add(new ConfigError(path, $"must have a value ({Describe(target)})"));
+                }
+
+                if (target != typeof(string))
+                {
+                    unreadable.Add(section.Path);
+                }
+
+                return;
+            }
+
+            if (ScalarProblem(section.Value, target) is { } problem)
+            {
+                errors.Add(new ConfigError(path, problem));
+                unreadable.Add(section.Path);
+            }
+
+            return;
+        }
+
+        if (!hasChildren)
+        {
+            if (!string.IsNullOrEmpty(section.Value))
+            {
+                errors.Add(new ConfigError(path, $"'{section.Value}' must be {(ElementType(target) is not null ? "a list" : "an object")}"));
+                unreadable.Add(section.Path);
+            }
+
+            return;
+        }
+
+        if (DictionaryTypes(target) is var (keyType, valueType))
+        {
+            foreach (var entry in section.GetChildren())
+            {
+                var entryPath = ConfigError(path, entry.Key);
+                if (ScalarProblem(entry.Key, Nullable.GetUnderlyingType(keyType) ?? keyType) is { } keyProblem)
+                {
+                    errors.Add(new ConfigError(entryPath, $"key {keyProblem}"));
+                    unreadable.Add(entry.Path);
+                    continue;
+                }
+
+                CheckValue(entry, valueType, entryPath, errors, unreadable);
+            }
+
+            return;
+        }
+
+        if (ElementType(target) is { } elementType)
+        {
+            foreach (var item in section.GetChildren())
+            {
+                if (!int.TryParse(item.Key, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+                {
+                    errors.Add(new ConfigError(ConfigError(path, item.Key), "must be a list (JSON array), not an object"));
+                    unreadable.Add(section.Path);
+                    return;
+                }
+
+                CheckValue(item, elementType, string.Create(CultureInfo.InvariantCulture, $"{path}[{index}]"), errors, unreadable);
+            }
+
+            return;
+        }
+
+        Check(section, target, path, errors, unreadable, rejectUnknown: true);
+    }
+
+    private static string? ScalarProblem(string value, Type type)
+    {
+        var invariant = CultureInfo.InvariantCulture;
+        if (type.IsEnum)
+        {
+            var names = Enum.GetNames(type);
+            return names.Any(n => n.Equals(value.Trim(), StringComparison.OrdinalIgnoreCase))
+                ? null
+                : $"'{value}' is not one of {string.Join(", ", names)}";
+        }
+
+        var ok = type switch
+        {
+            _ when type == typeof(string) => true,
+            _ when type == typeof(TimeSpan) => TimeSpan.TryParse(value, invariant, out _),
+            _ when type == typeof(TimeOnly) => TimeOnly.TryParse(value, invariant, DateTimeStyles.None, out _),
+            _ when type == typeof(bool) => bool.TryParse(value, out _),
+            _ when type == typeof(int) => int.TryParse(value, NumberStyles.Integer, invariant, out _),
+            _ when type == typeof(long) => long.TryParse(value, NumberStyles.Integer, invariant, out _),
+            _ when type == typeof(byte) => byte.TryParse(value, NumberStyles.Integer, invariant, out _),
+            _ when type == typeof(ushort) => ushort.TryParse(value, NumberStyles.Integer, invariant, out _),
+            _ when type == typeof(double) => double.TryParse(value, NumberStyles.Float, invariant, out _),
+            _ => true,
+        };
+        return ok ? null : $"'{value}' is not {Describe(type)}";
+    }
+
+    private static string Describe(Type type) => type switch
+    {
+        _ when type == typeof(TimeSpan) => "a time span (d.hh:mm:ss, e.g. 00:02:00)",
+        _ when type == typeof(TimeOnly) => "a time of day (hh:mm)",
+        _ when type == typeof(bool) => "true or false",
+        _ when type == typeof(int) || type == typeof(long) => "a whole number",
+        _ when type == typeof(byte) => "a whole number 0–255",
+        _ when type == typeof(ushort) => "a whole number 0–65535",
+        _ when type == typeof(double) => "a number",
+        _ when type.IsEnum => $"one of {string.Join(", ", Enum.GetNames(type))}",
+        _ => type.Name,
+    };
+
+    private static bool IsScalar(Type type) =>
+        type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(TimeSpan) || type == typeof(TimeOnly) || type == typeof(decimal);
+
+    private static Type? ElementType(Type type)
+    {
+        if (type.IsArray)
+        {
+            return type.GetElementType();
+        }
+
+        if (type.IsGenericType && typeof(IEnumerable).IsAssignableFrom(type) && type.GetGenericArguments() is [var element])
+        {
+            return element;
+        }
+
+        return null;
+    }
+
+    private static (Type Key, Type Value)? DictionaryTypes(Type type)
+    {
+        var dictionary = type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IDictionary<,>)
+            ? type
+            : type.GetInterfaces().FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDictionary<,>));
+        return dictionary?.GetGenericArguments() is [var key, var value] ? (key, value) : null;
+    }
+
+    private static string ConfigError(string prefix, string member) => string.IsNullOrEmpty(prefix) ? member : $"{prefix}.{member}";
+
+    private static string Flatten(Exception ex) => ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message;
+}
