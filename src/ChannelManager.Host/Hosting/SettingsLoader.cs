@@ -15,7 +15,10 @@ namespace ChannelManager.Host.Hosting;
 public sealed record SettingsLoadResult(ChannelManagerSettings Settings, IReadOnlyList<ConfigError> ReadErrors, IConfigurationRoot Configuration, IConfiguration Readable, string BaseDirectory)
 {
     /// <summary>Every error: unreadable values first, then the rules of <see cref="SettingsValidator"/>.</summary>
-    public IReadOnlyList<ConfigError> AllErrors() => [.. ReadErrors, .. SettingsValidator.Validate(Settings)];
+    public IReadOnlyList<ConfigError> AllErrors() => FileUnreadable ? ReadErrors : [.. ReadErrors, .. SettingsValidator.Validate(Settings)];
+
+    /// <summary>The file itself is missing or not JSON: nothing else is worth reporting.</summary>
+    public bool FileUnreadable { get; init; }
 
     public string ResolvePath(string path) => System.IO.Path.GetFullPath(System.IO.Path.Combine(BaseDirectory, path));
 }
@@ -53,7 +56,7 @@ public static class SettingsLoader
         {
             var message = ex is FileNotFoundException or DirectoryNotFoundException ? $"config file {full} not found" : $"cannot read {full}: {Flatten(ex)}";
             var empty = new ConfigurationBuilder().Build();
-            return new SettingsLoadResult(new ChannelManagerSettings(), [new ConfigError("$", message)], empty, empty, baseDirectory);
+            return new SettingsLoadResult(new ChannelManagerSettings(), [new ConfigError("$", message)], empty, empty, baseDirectory) { FileUnreadable = true };
         }
 
         return Bind(root, baseDirectory);
@@ -263,5 +266,14 @@ public static class SettingsLoader
 
     private static string ConfigError(string prefix, string member) => string.IsNullOrEmpty(prefix) ? member : $"{prefix}.{member}";
 
-    private static string Flatten(Exception ex) => ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message;
+    private static string Flatten(Exception ex)
+    {
+        var messages = new List<string>();
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            messages.Add(e.Message);
+        }
+
+        return string.Join(" ", messages);
+    }
 }
