@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Events;
+using Serilog.Formatting.Json;
 
 namespace ChannelManager.Host.Hosting;
 
@@ -12,7 +13,6 @@ namespace ChannelManager.Host.Hosting;
 public static class LoggingSetup
 {
     private const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}";
-    private const string FileTemplate = "{Timestamp:o} [{Level:u3}] {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}";
 
     /// <param name="consoleToStandardError">One-shot verbs keep stdout for their own output (poll --json).</param>
     /// <param name="consoleLevel">The console's floor; the file always gets <see cref="LogSettings.Level"/>.</param>
@@ -34,10 +34,10 @@ public static class LoggingSetup
                 standardErrorFromLevel: consoleToStandardError ? LogEventLevel.Verbose : null);
         if (log.File)
         {
+            // One JSON object per line: every [LoggerMessage] property stays a field (ModemName, Outstation, OutcomeCode).
             configuration.WriteTo.File(
+                new JsonFormatter(renderMessage: true, formatProvider: CultureInfo.InvariantCulture),
                 Path.Combine(loaded.ResolvePath(log.Directory), "channelmanager-.log"),
-                outputTemplate: FileTemplate,
-                formatProvider: CultureInfo.InvariantCulture,
                 rollingInterval: RollingInterval.Day,
                 retainedFileCountLimit: log.RetainedFiles,
                 shared: true);
