@@ -34,7 +34,7 @@ internal static class CommandLine
         });
 
         var run = new Command("run", "Run the service (Generic Host; console, systemd Type=notify or Windows service): schedules polls, health-checks modems. "
-            + "Extra --Section:Key=value arguments override the file. " + ExitCodes.HelpText)
+            + "Extra --Section:Key=value arguments override the file. Exit: 0 stopped cleanly, 2 bad config, 3 state store error, 4 run-time failure.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
@@ -44,12 +44,12 @@ internal static class CommandLine
         run.Options.Add(urls);
         run.SetAction((parse, _) => ServiceHost.RunAsync(parse.GetRequiredValue(runConfig), parse.GetValue(urls), [.. parse.UnmatchedTokens], Console.Error));
 
-        var check = new Command("check-config", "Validate the configuration and print every error with its JSON path. " + ExitCodes.HelpText);
+        var check = new Command("check-config", "Validate the configuration and print every error with its JSON path. Exit: 0 valid, 2 errors.");
         var checkConfig = ConfigOption();
         check.Options.Add(checkConfig);
         check.SetAction((parse, _) => CheckConfigAsync(parse.GetRequiredValue(checkConfig), Console.Out, Console.Error));
 
-        var poll = new Command("poll", "Poll one outstation now (one transaction through the repeat-call guard; never redials). " + ExitCodes.HelpText);
+        var poll = new Command("poll", "Poll one outstation now (one transaction through the repeat-call guard; never redials). Exit: 0 Success, 1 any other outcome, 2 bad config or usage, 3 state store error.");
         var pollConfig = ConfigOption();
         var outstation = new Option<string>("--outstation") { Description = "The outstation's Name in the configuration.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print {outstation, outcome, category, modem, modemsTried[], reply, values[], startedAt, endedAt}." };
@@ -58,12 +58,12 @@ internal static class CommandLine
         poll.Options.Add(json);
         poll.SetAction((parse, ct) => PollAsync(parse.GetRequiredValue(pollConfig), parse.GetRequiredValue(outstation), parse.GetValue(json), Console.Out, Console.Error, ct));
 
-        var modems = new Command("modems", "Probe each configured modem (AT, ATI) and print its health. " + ExitCodes.HelpText);
+        var modems = new Command("modems", "Probe each configured modem (AT, ATI) and print its health. Exit: 0 all answered, 1 a modem failed, 2 bad config.");
         var modemsConfig = ConfigOption();
         modems.Options.Add(modemsConfig);
         modems.SetAction((parse, ct) => ModemsAsync(parse.GetRequiredValue(modemsConfig), Console.Out, Console.Error, ct));
 
-        var ledger = new Command("ledger", "Show the repeat-call ledger; --reset NUMBER --operator NAME clears a number's lock (logged with the operator's name). " + ExitCodes.HelpText);
+        var ledger = new Command("ledger", "Show the repeat-call ledger; --reset NUMBER --operator NAME clears a number's lock (logged with the operator's name). Exit: 0 ok, 2 bad config or usage, 3 state store error.");
         var ledgerConfig = ConfigOption();
         var reset = new Option<string>("--reset") { Description = "The number whose ledger is reset (as in the configuration)." };
         var operatorName = new Option<string>("--operator") { Description = "Who resets the ledger (required with --reset; kept in the audit log)." };
@@ -168,7 +168,7 @@ internal static class CommandLine
         }
         catch (StateStoreException ex)
         {
-            await error.WriteLineAsync($"state store {ex.Path}: {ex.Fault}: {ex.Message}").ConfigureAwait(false);
+            await error.WriteLineAsync($"{ex.Fault}: {ex.Message}").ConfigureAwait(false);
             return ExitCodes.StoreError;
         }
     }
@@ -266,7 +266,7 @@ internal static class CommandLine
         }
         catch (StateStoreException ex)
         {
-            await error.WriteLineAsync($"state store {ex.Path}: {ex.Fault}: {ex.Message}").ConfigureAwait(false);
+            await error.WriteLineAsync($"{ex.Fault}: {ex.Message}").ConfigureAwait(false);
             return ExitCodes.StoreError;
         }
     }
@@ -331,7 +331,7 @@ internal static class CommandLine
                 }
                 catch (StateStoreException ex)
                 {
-                    await error.WriteLineAsync($"state store {ex.Path}: {ex.Fault}: {ex.Message}").ConfigureAwait(false);
+                    await error.WriteLineAsync($"{ex.Fault}: {ex.Message}").ConfigureAwait(false);
                     session.ExitCode = ExitCodes.StoreError;
                 }
             }

@@ -39,7 +39,7 @@ public static class ServiceHost
         }
         catch (StateStoreException ex)
         {
-            await error.WriteLineAsync($"state store {ex.Path}: {ex.Fault}: {ex.Message}").ConfigureAwait(false);
+            await error.WriteLineAsync($"{ex.Fault}: {ex.Message}").ConfigureAwait(false);
             return ExitCodes.StoreError;
         }
 

@@ -170,4 +170,20 @@ public sealed class CliProcessTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("no outstation named 'Nowhere'", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Poll_CorruptStateFile_ExitsThreeAndLeavesTheFileAlone()
+    {
+        var config = SimulatedConfig();
+        var db = Path.Combine(_dir.FullName, "state", "cm.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(db)!);
+        var garbage = string.Concat(Enumerable.Repeat("not a database ", 20));
+        await File.WriteAllTextAsync(db, garbage);
+
+        var (code, output) = await HostProcess.RunAsync(Bound, "poll", "--config", config, "--outstation", "Reservoir");
+
+        Assert.Equal(3, code);
+        Assert.Contains("Corrupt", output, StringComparison.Ordinal);
+        Assert.Equal(garbage, await File.ReadAllTextAsync(db));
+    }
 }
