@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace ChannelManager.Host.Hosting;
 
 /// <summary>Why the service stopped, for <c>run</c>'s exit code.</summary>
-public sealed class ServiceExitState
+internal sealed class ServiceExitState
 {
     public int ExitCode { get; set; } = ExitCodes.Ok;
 }
@@ -19,7 +19,7 @@ public sealed class ServiceExitState
 /// before <see cref="ExecuteAsync"/> returns. A failing store or poll stops the host (running on without the
 /// ledger could break repeat-call rules, issue 6).
 /// </summary>
-public sealed class ChannelManagerService(
+internal sealed class ChannelManagerService(
     PollScheduler scheduler,
     ModemChannelManager channels,
     IHostApplicationLifetime lifetime,

@@ -10,7 +10,7 @@ namespace ChannelManager.Host.Hosting;
 /// Validated as one by <see cref="SettingsValidator"/>, which names every bad value by its JSON path. Unknown
 /// top-level sections (Api, Serilog, …) are left alone for the parts that read them.
 /// </summary>
-public sealed class ChannelManagerSettings
+internal sealed class ChannelManagerSettings
 {
     /// <summary>The modem bank: serial <c>Port</c>, raw-TCP <c>Endpoint</c> (tcp://host:port) or simulated (sim://NAME).</summary>
     public IList<ModemOptions> Modems { get; init; } = [];
@@ -33,13 +33,13 @@ public sealed class ChannelManagerSettings
 }
 
 /// <summary>The wire protocol spoken to an outstation once connected.</summary>
-public enum OutstationProtocol
+internal enum OutstationProtocol
 {
     ModbusRtu,
 }
 
 /// <summary>The Modbus data table a read addresses (Modbus Application Protocol V1.1b3 §4.3).</summary>
-public enum ModbusTable
+internal enum ModbusTable
 {
     /// <summary>Holding registers, function 03.</summary>
     Holding,
@@ -55,7 +55,7 @@ public enum ModbusTable
 }
 
 /// <summary>One outstation (RTU) and how it is polled (issue 6 item 1, design.md §6).</summary>
-public sealed class OutstationSettings
+internal sealed class OutstationSettings
 {
     public string Name { get; set; } = string.Empty;
 
@@ -91,7 +91,7 @@ public sealed class OutstationSettings
 }
 
 /// <summary>One read of a poll: <c>{ "Table": "Holding", "Start": 0, "Count": 10 }</c>.</summary>
-public sealed class ReadSettings
+internal sealed class ReadSettings
 {
     public ModbusTable Table { get; set; } = ModbusTable.Holding;
 
@@ -101,7 +101,7 @@ public sealed class ReadSettings
 }
 
 /// <summary>A daily window [Start, End) in local time; Start after End crosses midnight.</summary>
-public sealed class WindowSettings
+internal sealed class WindowSettings
 {
     public TimeOnly Start { get; set; }
 
@@ -109,7 +109,7 @@ public sealed class WindowSettings
 }
 
 /// <summary>The SQLite state file (ledger, pending retries, event log). A relative path is relative to the config file.</summary>
-public sealed class StorageSettings
+internal sealed class StorageSettings
 {
     public string Path { get; set; } = "state/channelmanager.db";
 
@@ -117,7 +117,7 @@ public sealed class StorageSettings
 }
 
 /// <summary>Serilog sinks of the host: console plus a daily rolling file in <see cref="Directory"/> (relative = to the config file).</summary>
-public sealed class LogSettings
+internal sealed class LogSettings
 {
     public string Directory { get; set; } = "logs";
 
@@ -131,7 +131,7 @@ public sealed class LogSettings
 }
 
 /// <summary>The in-process simulated bank (hardware-sim): modems and the lines of the simulated exchange.</summary>
-public sealed class SimulationSettings
+internal sealed class SimulationSettings
 {
     public IList<SimulatedModemSettings> Modems { get; init; } = [];
 
@@ -139,7 +139,7 @@ public sealed class SimulationSettings
 }
 
 /// <summary>One simulated modem, used by a modem whose Endpoint is <c>sim://Name</c>.</summary>
-public sealed class SimulatedModemSettings
+internal sealed class SimulatedModemSettings
 {
     public string Name { get; set; } = string.Empty;
 
@@ -150,7 +150,7 @@ public sealed class SimulatedModemSettings
 }
 
 /// <summary>What a line of the simulated exchange does when dialled.</summary>
-public enum SimulatedLineBehaviour
+internal enum SimulatedLineBehaviour
 {
     /// <summary>Answers after <see cref="SimulatedLineSettings.After"/> with a Modbus RTU outstation.</summary>
     Answer,
@@ -161,7 +161,7 @@ public enum SimulatedLineBehaviour
 }
 
 /// <summary>One number of the simulated exchange.</summary>
-public sealed class SimulatedLineSettings
+internal sealed class SimulatedLineSettings
 {
     public string Number { get; set; } = string.Empty;
 

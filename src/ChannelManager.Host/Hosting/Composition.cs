@@ -11,7 +11,7 @@ namespace ChannelManager.Host.Hosting;
 /// Turns validated settings into the running parts (design.md §2): the modem bank, the outstation schedules with
 /// their Modbus drivers, the state store. Shared by <c>run</c> (through DI) and the one-shot verbs.
 /// </summary>
-public static class Composition
+internal static class Composition
 {
     public static ModemChannelManager CreateChannels(ChannelManagerSettings settings, SimulatedBank? simulated, TimeProvider time, ILoggerFactory loggerFactory)
     {

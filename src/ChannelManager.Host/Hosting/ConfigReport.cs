@@ -3,7 +3,7 @@ using ChannelManager.Core.Scheduling;
 namespace ChannelManager.Host.Hosting;
 
 /// <summary>How configuration errors are printed: one "JSON.path: message" line each, every one of them.</summary>
-public static class ConfigReport
+internal static class ConfigReport
 {
     public static async Task WriteErrorsAsync(TextWriter writer, string configPath, IReadOnlyList<ConfigError> errors)
     {

@@ -1,7 +1,7 @@
 namespace ChannelManager.Host.Hosting;
 
 /// <summary>Process exit codes of every verb (design.md §5; documented in --help and docs/operations.md).</summary>
-public static class ExitCodes
+internal static class ExitCodes
 {
     /// <summary>Done; for <c>poll</c>: the outcome was Success; for <c>modems</c>: every modem answered.</summary>
     public const int Ok = 0;

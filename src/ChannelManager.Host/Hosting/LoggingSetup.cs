@@ -10,7 +10,7 @@ namespace ChannelManager.Host.Hosting;
 /// Serilog as the host's only sink (style.md "Logging"): the console and a daily rolling file. The Core's
 /// [LoggerMessage] properties ({ModemName}, {Outstation}, {OutcomeCode}, …) stay structured in the file.
 /// </summary>
-public static class LoggingSetup
+internal static class LoggingSetup
 {
     private const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}";
 

@@ -29,7 +29,7 @@ public static class ModemBankFactory
     /// As above, with modems whose Endpoint is <c>sim://NAME</c> attached to <paramref name="simulated"/>'s in-process
     /// simulated modems (config/appsettings.json runs the demo bank this way).
     /// </summary>
-    public static ModemChannelManager Create(IReadOnlyList<ModemOptions> modems, ChannelManagerOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory, SimulatedBank? simulated)
+    internal static ModemChannelManager Create(IReadOnlyList<ModemOptions> modems, ChannelManagerOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory, SimulatedBank? simulated)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(modems);

@@ -9,7 +9,7 @@ namespace ChannelManager.Host.Hosting;
 /// <c>poll --json</c> output (design.md §5): <c>{outstation, outcome, category, modem, modemsTried[], reply, values[],
 /// startedAt, endedAt}</c>, camelCase, enums as their PascalCase names (design.md §3).
 /// </summary>
-public sealed record PollReport(
+internal sealed record PollReport(
     string Outstation,
     OutcomeCode Outcome,
     OutcomeCategory Category,

@@ -16,7 +16,7 @@ namespace ChannelManager.Host.Hosting;
 /// Host, so the HTTP API can be mapped on the same host. Runs as a console app, a systemd service (Type=notify) or a
 /// Windows service.
 /// </summary>
-public static class ServiceHost
+internal static class ServiceHost
 {
     /// <summary>Default HTTP binding: loopback only (issue 8 item 5); <c>--urls</c> or a top-level "Urls" setting overrides it.</summary>
     public const string DefaultUrls = "http://127.0.0.1:5080";

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace ChannelManager.Host.Hosting;
 
 /// <summary>The service's DI graph (issue 8 item 1). Everything is a singleton: one bank, one ledger, one scheduler.</summary>
-public static class ServiceRegistration
+internal static class ServiceRegistration
 {
     /// <summary>
     /// Registers: <see cref="ChannelManagerSettings"/> (IOptions, validated on start by

@@ -12,7 +12,7 @@ namespace ChannelManager.Host.Hosting;
 /// <param name="Configuration">Everything the sources hold (other sections such as Api are read from here).</param>
 /// <param name="Readable">The configuration minus the unreadable values: what <see cref="Settings"/> was bound from.</param>
 /// <param name="BaseDirectory">Directory of the config file; relative Storage.Path and Log.Directory are resolved against it.</param>
-public sealed record SettingsLoadResult(ChannelManagerSettings Settings, IReadOnlyList<ConfigError> ReadErrors, IConfigurationRoot Configuration, IConfiguration Readable, string BaseDirectory)
+internal sealed record SettingsLoadResult(ChannelManagerSettings Settings, IReadOnlyList<ConfigError> ReadErrors, IConfigurationRoot Configuration, IConfiguration Readable, string BaseDirectory)
 {
     /// <summary>Every error: unreadable values first, then the rules of <see cref="SettingsValidator"/>.</summary>
     public IReadOnlyList<ConfigError> AllErrors() => FileUnreadable ? ReadErrors : [.. ReadErrors, .. SettingsValidator.Validate(Settings)];
@@ -30,7 +30,7 @@ public sealed record SettingsLoadResult(ChannelManagerSettings Settings, IReadOn
 /// first one: every such value becomes a <see cref="ConfigError"/> with its JSON path and the rest still binds, so
 /// <c>check-config</c> can list every problem at once.
 /// </summary>
-public static class SettingsLoader
+internal static class SettingsLoader
 {
     public const string EnvironmentPrefix = "CHANNELMANAGER_";
 

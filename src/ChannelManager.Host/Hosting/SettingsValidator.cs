@@ -13,7 +13,7 @@ namespace ChannelManager.Host.Hosting;
 /// <see cref="ModemBankFactory.Validate"/>, <see cref="DialString.Validate"/>, <see cref="BackoffOptions.Validate"/>,
 /// <see cref="RepeatCallGuardOptions.Validate"/> and <see cref="SchedulerOptions.Validate"/>.
 /// </summary>
-public static class SettingsValidator
+internal static class SettingsValidator
 {
     /// <summary>Scheme of a modem attached to the in-process simulated bank: <c>sim://NAME</c>.</summary>
     public const string SimulatedScheme = "sim://";
@@ -337,7 +337,7 @@ public static class SettingsValidator
 /// <c>IValidateOptions</c> for <c>.ValidateOnStart()</c> of <c>run</c>: the values that could not be read plus every
 /// rule of <see cref="SettingsValidator"/>, each as "JSON.path: message".
 /// </summary>
-public sealed class ChannelManagerSettingsValidator(IReadOnlyList<ConfigError> readErrors) : IValidateOptions<ChannelManagerSettings>
+internal sealed class ChannelManagerSettingsValidator(IReadOnlyList<ConfigError> readErrors) : IValidateOptions<ChannelManagerSettings>
 {
     public ValidateOptionsResult Validate(string? name, ChannelManagerSettings options)
     {

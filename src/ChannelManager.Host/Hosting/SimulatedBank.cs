@@ -10,7 +10,7 @@ namespace ChannelManager.Host.Hosting;
 /// exchange whose lines answer with Modbus RTU outstations or fail as configured. The host's real AT engine,
 /// Channel Manager, guard and scheduler run on top, exactly as on a real bank (the demo's wiring, DemoWorld).
 /// </summary>
-public sealed class SimulatedBank : IAsyncDisposable
+internal sealed class SimulatedBank : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop;
 
