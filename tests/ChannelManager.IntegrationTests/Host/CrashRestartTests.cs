@@ -37,7 +37,7 @@ public sealed class CrashRestartTests : IDisposable
               "modems": [ { "name": "SIM", "sRegisters": { "12": 10 } } ],
               "lines": [
                 { "number": "{{HealthyNumber}}", "behaviour": "Answer", "delay": "00:00:00.300", "callee": "tcp://127.0.0.1:{{HostProcess.ReadyPort(outstation)}}" },
-                { "number": "{{DeadNumber}}", "behaviour": "NoAnswer", "after": "00:00:02" }
+                { "number": "{{DeadNumber}}", "behaviour": "NoAnswer", "after": "00:00:04" }
               ]
             }
             """);

@@ -50,4 +50,34 @@ public sealed class RunServiceTests : IDisposable
         Assert.Contains("Outstations[0].Number", output, StringComparison.Ordinal);
         Assert.Contains("Outstations[0].Reads", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Run_SigtermMidDial_HangsUpAndClosesTheDialInTheLedger()
+    {
+        var config = Path.Combine(_dir.FullName, "silent.json");
+        await File.WriteAllTextAsync(config, """
+            {
+              "Modems": [ { "Name": "M1", "Endpoint": "sim://S1", "CommandTimeout": "00:00:01", "DialTimeout": "00:01:00", "EscapeGuardTime": "00:00:00.300" } ],
+              "Outstations": [ { "Name": "Mute", "Number": "01632960009", "Reads": [ { "Table": "Holding", "Count": 1 } ] } ],
+              "ChannelManager": { "HangUpTimeout": "00:00:05" },
+              "Storage": { "Path": "silent.db" },
+              "Log": { "File": false },
+              "Simulation": { "Modems": [ { "Name": "S1" } ], "Lines": [ { "Number": "01632960009", "Behaviour": "Silent" } ] }
+            }
+            """);
+        await using var host = HostProcess.Start("run", "--config", config, "--urls", "http://127.0.0.1:0");
+
+        await host.WaitForLineAsync("Dialling Mute", TimeSpan.FromSeconds(60));
+        var stopping = TimeProvider.System.GetTimestamp();
+        await HostProcess.TerminateAsync(host);
+        var code = await host.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        // The dial would ring for a minute: the host stopped well before, so it cut the call rather than waiting.
+        Assert.True(code == 0, host.Output);
+        Assert.True(TimeProvider.System.GetElapsedTime(stopping) < TimeSpan.FromSeconds(30), host.Output);
+        await using var store = await SqliteStateStore.OpenAsync(new SqliteStateStoreOptions { Path = Path.Combine(_dir.FullName, "silent.db") }, CancellationToken.None);
+        var ledger = Assert.Single(await store.LoadLedgersAsync(CancellationToken.None));
+        Assert.Null(ledger.InProgress);
+        Assert.Equal(OutcomeCode.Cancelled, ledger.LastOutcome);
+    }
 }
