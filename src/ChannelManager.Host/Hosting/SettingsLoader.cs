@@ -101,13 +101,13 @@ internal static class SettingsLoader
             {
                 if (rejectUnknown)
                 {
-                    errors.Add(new ConfigError(ConfigError(path, child.Key), $"unknown setting (known here: {string.Join(", ", properties.Select(p => p.Name))})"));
+                    errors.Add(new ConfigError(JoinPath(path, child.Key), $"unknown setting (known here: {string.Join(", ", properties.Select(p => p.Name))})"));
                 }
 
                 continue;
             }
 
-            CheckValue(child, property.PropertyType, ConfigError(path, property.Name), errors, unreadable);
+            CheckValue(child, property.PropertyType, JoinPath(path, property.Name), errors, unreadable);
         }
     }
 
@@ -164,7 +164,7 @@ internal static class SettingsLoader
         {
             foreach (var entry in section.GetChildren())
             {
-                var entryPath = ConfigError(path, entry.Key);
+                var entryPath = JoinPath(path, entry.Key);
                 if (ScalarProblem(entry.Key, Nullable.GetUnderlyingType(keyType) ?? keyType) is { } keyProblem)
                 {
                     errors.Add(new ConfigError(entryPath, $"key {keyProblem}"));
@@ -184,7 +184,7 @@ internal static class SettingsLoader
             {
                 if (!int.TryParse(item.Key, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
                 {
-                    errors.Add(new ConfigError(ConfigError(path, item.Key), "must be a list (JSON array), not an object"));
+                    errors.Add(new ConfigError(JoinPath(path, item.Key), "must be a list (JSON array), not an object"));
                     unreadable.Add(section.Path);
                     return;
                 }
@@ -264,7 +264,7 @@ internal static class SettingsLoader
         return dictionary?.GetGenericArguments() is [var key, var value] ? (key, value) : null;
     }
 
-    private static string ConfigError(string prefix, string member) => string.IsNullOrEmpty(prefix) ? member : $"{prefix}.{member}";
+    private static string JoinPath(string prefix, string member) => string.IsNullOrEmpty(prefix) ? member : $"{prefix}.{member}";
 
     private static string Flatten(Exception ex)
     {
