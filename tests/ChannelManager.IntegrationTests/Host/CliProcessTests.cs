@@ -176,7 +176,7 @@ public sealed class CliProcessTests : IDisposable
     {
         var config = SimulatedConfig();
         var db = Path.Combine(_dir.FullName, "state", "cm.db");
-        Directory.CreateDirectory(Path.GetDirectoryName(db)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(db)!); // a full path has a directory
         var garbage = string.Concat(Enumerable.Repeat("not a database ", 20));
         await File.WriteAllTextAsync(db, garbage);
 

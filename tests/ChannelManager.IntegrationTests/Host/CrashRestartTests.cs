@@ -84,7 +84,7 @@ public sealed class CrashRestartTests : IDisposable
         Assert.True(dead.Count <= CountryProfiles.EU.MaxAttempts);
         for (var i = 1; i < dead.Count; i++)
         {
-            var gap = dead[i].At - dead[i - 1].EndedAt!.Value;
+            var gap = dead[i].At - dead[i - 1].EndedAt!.Value; // asserted not null above
             Assert.True(gap >= Gap - TimeSpan.FromMilliseconds(50), $"dial {i + 1} came {gap} after the previous on-hook (profile gap {Gap})");
         }
 

@@ -57,7 +57,7 @@ internal static partial class HostProcess
         var lines = simulator.Output.Split('\n');
         var end = Array.FindLastIndex(lines, l => l.StartsWith("OK calls", StringComparison.Ordinal));
         var start = Array.FindLastIndex(lines, end - 1, l => l.StartsWith("OK calls", StringComparison.Ordinal)) + 1;
-        return [.. lines[start..end].Where(l => l.StartsWith("CALL ", StringComparison.Ordinal)).Select(l => JsonSerializer.Deserialize<SimCall>(l[5..], Json)!)];
+        return [.. lines[start..end].Where(l => l.StartsWith("CALL ", StringComparison.Ordinal)).Select(l => JsonSerializer.Deserialize<SimCall>(l[5..], Json)!)]; // a CALL line always holds an object
     }
 
     private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };

@@ -118,9 +118,9 @@ public sealed class SettingsTests : IDisposable
         var o = Assert.Single(s.Outstations);
         Assert.Equal((7, TimeSpan.FromMinutes(10), 3, "north"), (o.UnitId, o.Interval, o.Priority, o.Pool));
         Assert.Equal([ModbusTable.Holding, ModbusTable.Discrete], o.Reads.Select(r => r.Table));
-        Assert.Equal(new TimeOnly(22, 0), o.Window!.Start);
+        Assert.Equal(new TimeOnly(22, 0), o.Window!.Start); // bound from the file above
         Assert.Equal((6, TimeSpan.FromMinutes(2)), (o.Backoff.MaxAttempts, o.Backoff.Max));
-        Assert.Equal(BackoffStrategyKind.Linear, o.Backoff.PerCategory![Core.OutcomeCategory.ProtocolCommand].Strategy);
+        Assert.Equal(BackoffStrategyKind.Linear, o.Backoff.PerCategory![Core.OutcomeCategory.ProtocolCommand].Strategy); // bound from the file above
         Assert.Equal(2, s.Scheduler.MaxConcurrency);
         Assert.Equal(Path.Combine(_dir.FullName, "state", "channelmanager.db"), loaded.ResolvePath(s.Storage.Path));
     }
@@ -179,7 +179,7 @@ public sealed class SettingsTests : IDisposable
         Assert.Equal(
             ["Modems[0].Endpoint", "Simulation.Lines[0].UnitId", "Simulation.Lines[0].Fault", "Simulation.Lines[1].Number"],
             loaded.AllErrors().Select(e => e.Path));
-        Assert.Equal(ModemFault.NoDialTone, loaded.Settings.Simulation!.Modems[0].Fault);
+        Assert.Equal(ModemFault.NoDialTone, loaded.Settings.Simulation!.Modems[0].Fault); // the section is in the file
     }
 
     [Fact]
