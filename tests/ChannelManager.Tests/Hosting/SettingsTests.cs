@@ -126,6 +126,22 @@ public sealed class SettingsTests : IDisposable
     }
 
     [Fact]
+    public void Load_NullsAndWrongShapes_PathNamedErrorsNotExceptions()
+    {
+        var json = Valid()
+            .Replace("\"BaudRate\": 9600", "\"BaudRate\": 9600, \"DialTimeout\": null, \"CommandTimeout\": null, \"Pools\": \"north\"", StringComparison.Ordinal)
+            .Replace("\"UnitId\": 1,", "\"UnitId\": { \"value\": 1 }, \"Backoff\": { \"PerCategory\": { \"Sometimes\": { } } },", StringComparison.Ordinal);
+
+        var loaded = LoadText(Write(json));
+
+        Assert.Equal(
+            ["Modems[0].CommandTimeout", "Modems[0].Pools", "Outstations[0].Backoff.PerCategory.Sometimes", "Outstations[0].UnitId"],
+            loaded.AllErrors().Select(e => e.Path));
+        Assert.Null(loaded.Settings.Modems[0].DialTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2), loaded.Settings.Modems[0].CommandTimeout);
+    }
+
+    [Fact]
     public void Load_CommandLineOverride_WinsOverTheFile()
     {
         var loaded = LoadText(Write(Valid()), "--Scheduler:MaxConcurrency=7", "--Outstations:0:Interval=00:05:00");
