@@ -37,6 +37,28 @@ internal static class ApiProblems
     public static IResult HostNotAllowed(string host) =>
         Problem(StatusCodes.Status400BadRequest, "host-not-allowed", "Host not allowed", $"Host '{Printable(host)}' is not a loopback name; the API is loopback-only (Api.AllowRemote is false).", "Host");
 
+    /// <summary>
+    /// Gives the framework's own errors (no route, wrong method, routing's media-type check, an unhandled bug) the
+    /// same typed shape; a bug's detail never reveals the exception.
+    /// </summary>
+    public static void Customize(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        if (problem.Type?.StartsWith(TypePrefix, StringComparison.Ordinal) == true)
+            return;
+        (problem.Type, problem.Detail, var field) = problem.Status switch
+        {
+            StatusCodes.Status404NotFound => (TypePrefix + "not-found", "No API endpoint or dashboard file has this path.", (string?)null),
+            StatusCodes.Status405MethodNotAllowed => (TypePrefix + "method-not-allowed", $"{context.HttpContext.Request.Method} is not allowed on this path.", null),
+            StatusCodes.Status415UnsupportedMediaType => (TypePrefix + "unsupported-media-type", $"The body must be application/json, not '{Printable(context.HttpContext.Request.ContentType ?? "(none)")}'.", "body"),
+            StatusCodes.Status413PayloadTooLarge => (TypePrefix + "body-too-large", "The request body exceeds the limit (Api.MaxRequestBodyBytes).", "body"),
+            StatusCodes.Status400BadRequest => (TypePrefix + "bad-request", problem.Detail ?? "The request is malformed.", null),
+            _ => (TypePrefix + "internal-error", "The server failed to handle the request; see the host's log.", null),
+        };
+        if (field is not null)
+            problem.Extensions["field"] = field;
+    }
+
     public static IResult Problem(int status, string type, string title, string detail, string? field = null) =>
         TypedResults.Problem(detail, statusCode: status, title: title, type: TypePrefix + type, extensions: field is null ? null : new Dictionary<string, object?> { ["field"] = field });
 

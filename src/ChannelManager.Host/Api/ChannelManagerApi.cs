@@ -60,7 +60,7 @@ public static class ChannelManagerApi
             k.AddServerHeader = false;
         });
         services.ConfigureHttpJsonOptions(j => ApiJson.Configure(j.SerializerOptions));
-        services.AddProblemDetails();
+        services.AddProblemDetails(p => p.CustomizeProblemDetails = ApiProblems.Customize);
         services.AddAuthentication(BearerTokenHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
