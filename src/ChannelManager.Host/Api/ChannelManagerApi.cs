@@ -65,7 +65,7 @@ public static class ChannelManagerApi
             .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
             .AddPolicy(BearerTokenHandler.OperatorPolicy, p => p.AddAuthenticationSchemes(BearerTokenHandler.SchemeName).RequireAuthenticatedUser());
-        services.AddOpenApi();
+        services.AddOpenApi(OpenApiSecurity.Configure);
         services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(ChannelManagerMetrics.MeterName)
             .AddPrometheusExporter());

@@ -49,6 +49,9 @@ public sealed class ChannelManagerMetrics : IDisposable
         _meter.CreateObservableGauge("channelmanager.alarms", ObserveAlarms, "{alarm}", "Operator alarms raised since start");
     }
 
+    /// <summary>The meter, for tests that listen to this instance only.</summary>
+    internal Meter Meter => _meter;
+
     /// <summary>Gives the gauges and the connect-time tracker the live objects to read (called by <c>MapChannelManagerApi</c>).</summary>
     public void Observe(ModemChannelManager channels, PollScheduler scheduler, TimeProvider timeProvider)
     {

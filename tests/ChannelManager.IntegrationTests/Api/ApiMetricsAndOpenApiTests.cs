@@ -36,7 +36,8 @@ public sealed class ApiMetricsAndOpenApiTests(ApiBankFixture fixture) : IClassFi
         Assert.True(Value("channelmanager_calls_total{", "outcome=\"Busy\"", "category=\"ConnectionEstablishment\"", "counted_against=\"Outstation\"") >= 1);
         Assert.True(Value("channelmanager_calls_total{", "outcome=\"RepeatCallLimit\"", "category=\"Scheduling\"") >= 1);
         Assert.True(Value("channelmanager_guard_refusals_total{", $"outstation=\"{ApiTestBank.BusyName}\"") >= 1);
-        Assert.True(Value("channelmanager_connect_time_seconds_count{", "modem=\"M1\"") >= 1);
+        // Two connects on M1: the first scheduled poll and the operator's.
+        Assert.True(Value("channelmanager_connect_time_seconds_count{", "modem=\"M1\"") >= 2);
         Assert.True(Value("channelmanager_connect_time_seconds_sum{", "modem=\"M1\"") > 0);
         // One duration per transaction, split by category: the first two polls, the good poll and the refusal.
         Assert.True(lines.Where(l => l.StartsWith("channelmanager_call_duration_seconds_count{", StringComparison.Ordinal)).Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)) >= 4);
@@ -66,5 +67,12 @@ public sealed class ApiMetricsAndOpenApiTests(ApiBankFixture fixture) : IClassFi
         var reset = paths.GetProperty("/api/ledger/{number}/reset").GetProperty("post");
         Assert.True(reset.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
         Assert.True(reset.GetProperty("responses").TryGetProperty("401", out _));
+
+        // The operator token is described, and required by the POSTs only.
+        var root = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("bearer", root.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer").GetProperty("scheme").GetString());
+        foreach (var p in posts)
+            Assert.Contains(paths.GetProperty(p).GetProperty("post").GetProperty("security").EnumerateArray(), r => r.TryGetProperty("Bearer", out _));
+        Assert.False(paths.GetProperty("/api/modems").GetProperty("get").TryGetProperty("security", out _));
     }
 }

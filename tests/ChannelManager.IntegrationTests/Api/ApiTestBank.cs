@@ -104,12 +104,13 @@ public sealed class ApiTestBank : IAsyncDisposable
             Random.Shared.NextDouble);
         bank._store = store;
         bank._metrics = metrics;
-        bank._schedulerRun = scheduler.RunAsync(bank._stopScheduler.Token);
         bank.Services = new DashboardServices(channels, scheduler, book, store, time, metrics);
         try
         {
+            // The host (and its metrics exporter) first, so the first polls are already counted — as in the service.
             bank.Host = await DashboardHost.StartAsync(bank.Services, options ?? new ApiOptions { Urls = "http://127.0.0.1:0", Token = Token, StreamInterval = TimeSpan.FromMilliseconds(200) }, CancellationToken.None);
             bank.Client = new HttpClient { BaseAddress = bank.Host.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+            bank._schedulerRun = scheduler.RunAsync(bank._stopScheduler.Token);
             await bank.WaitForTransactionsAsync(2, TimeSpan.FromSeconds(60));
         }
         catch
