@@ -75,15 +75,21 @@ internal static class ApiEndpoints
             return TypedResults.Accepted($"/api/events?outstation={Uri.EscapeDataString(name)}");
         }
 
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
         try
         {
-            var outcome = await scheduler.PollNowAsync(name, cancellationToken).ConfigureAwait(false);
+            var outcome = await scheduler.PollNowAsync(name, linked.Token).ConfigureAwait(false);
             return TypedResults.Ok(PollResultDto.From(outcome));
         }
         catch (ArgumentException)
         {
             // The configuration cannot change at run time, but a name check and the queueing are two steps.
             return ApiProblems.UnknownOutstation(name);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // The scheduler cancels waiting requests when it stops: say so instead of failing with a 500.
+            return ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, "shutting-down", "Host is stopping", $"The poll of '{ApiProblems.Printable(name)}' was cancelled because the host is shutting down.");
         }
     }
 
@@ -142,11 +148,14 @@ internal static class ApiEndpoints
     /// The dashboard's live feed: a <c>snapshot</c> event whenever anything changed (checked every
     /// <see cref="ApiOptions.StreamInterval"/>), a <c>heartbeat</c> when nothing did for a while.
     /// </summary>
-    public static IResult Stream(ModemChannelManager channels, PollScheduler scheduler, IStateStore store, TimeProvider time, ApiOptions options, CancellationToken cancellationToken) =>
-        TypedResults.ServerSentEvents(StreamAsync(channels, scheduler, store, time, options.StreamInterval, cancellationToken));
+    public static IResult Stream(ModemChannelManager channels, PollScheduler scheduler, IStateStore store, TimeProvider time, ApiOptions options, IHostApplicationLifetime lifetime, CancellationToken cancellationToken) =>
+        TypedResults.ServerSentEvents(StreamAsync(channels, scheduler, store, time, options.StreamInterval, lifetime.ApplicationStopping, cancellationToken));
 
-    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(ModemChannelManager channels, PollScheduler scheduler, IStateStore store, TimeProvider time, TimeSpan interval, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(ModemChannelManager channels, PollScheduler scheduler, IStateStore store, TimeProvider time, TimeSpan interval, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
     {
+        // A stream never ends by itself: it must end when the host stops, or shutdown would wait for every open dashboard.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, requestAborted);
+        var cancellationToken = linked.Token;
         string? last = null;
         var quiet = TimeSpan.Zero;
         while (!cancellationToken.IsCancellationRequested)

@@ -38,17 +38,22 @@ public sealed class DashboardBrowserTests : IAsyncLifetime, IDisposable
 
     public async Task DisposeAsync()
     {
+        // The browser first: its open event stream would otherwise hold the server's shutdown.
+        Dispose();
         if (_bank is not null)
             await _bank.DisposeAsync();
     }
 
-    /// <summary>Ends Chromium and chromedriver (xunit calls this after <see cref="DisposeAsync"/>).</summary>
+    /// <summary>Ends Chromium and chromedriver; safe to call twice (xunit also calls it after <see cref="DisposeAsync"/>).</summary>
     public void Dispose()
     {
         _driver?.Quit();
         _driver?.Dispose();
+        _driver = null!;
         _service?.Dispose();
-        _profile.Delete(recursive: true);
+        _service = null!;
+        if (Directory.Exists(_profile.FullName))
+            _profile.Delete(recursive: true);
     }
 
     [Fact]
