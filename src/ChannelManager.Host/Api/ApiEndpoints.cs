@@ -173,7 +173,9 @@ internal static class ApiEndpoints
                 yield return new SseItem<string>("{}", "heartbeat");
             }
 
-            if (!await DelayAsync(interval, time, cancellationToken).ConfigureAwait(false))
+            // Paced in wall-clock time, not the domain clock: the demo runs a skip-ahead virtual clock, where a
+            // dashboard's timer would be one more pending wake-up for the clock to jump to.
+            if (!await DelayAsync(interval, TimeProvider.System, cancellationToken).ConfigureAwait(false))
                 yield break;
         }
     }
