@@ -1,5 +1,6 @@
 using System.Net;
 using ChannelManager.Core.Scheduling;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace ChannelManager.Host.Api;
@@ -39,6 +40,25 @@ public sealed class ApiOptions
 
     /// <summary>True when a token is configured, i.e. POSTs can be authorised at all.</summary>
     public bool HasToken => !string.IsNullOrEmpty(Token);
+
+    /// <summary>The <c>Api</c> section of <paramref name="configuration"/> (defaults where absent), with <paramref name="urls"/> overriding <see cref="Urls"/> when given.</summary>
+    public static ApiOptions From(IConfiguration configuration, string? urls = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var options = configuration.GetSection(SectionName).Get<ApiOptions>() ?? new ApiOptions();
+        if (!string.IsNullOrWhiteSpace(urls))
+            options.Urls = urls;
+        return options;
+    }
+
+    internal void CopyTo(ApiOptions target)
+    {
+        target.Urls = Urls;
+        target.Token = Token;
+        target.AllowRemote = AllowRemote;
+        target.MaxRequestBodyBytes = MaxRequestBodyBytes;
+        target.StreamInterval = StreamInterval;
+    }
 
     /// <summary>Every error, each named by its JSON path under <paramref name="path"/> (design.md §5 <c>check-config</c>).</summary>
     public IEnumerable<ConfigError> Validate(string path)

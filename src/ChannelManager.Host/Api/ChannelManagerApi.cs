@@ -9,7 +9,9 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 
 namespace ChannelManager.Host.Api;
@@ -24,8 +26,19 @@ public static class ChannelManagerApi
     private static readonly string[] DashboardFiles = ["index.html", "dashboard.js", "dashboard.css"];
 
     /// <summary>
-    /// Validates <paramref name="options"/> (throws listing every error, e.g. a non-loopback URL without
-    /// AllowRemote and a token), listens on <see cref="ApiOptions.Urls"/> and registers the API's services.
+    /// Binds the <c>Api</c> section of <paramref name="configuration"/> (with <paramref name="urls"/>, e.g. <c>run --urls</c>,
+    /// overriding <see cref="ApiOptions.Urls"/>) and does <see cref="AddChannelManagerApi(WebApplicationBuilder, ApiOptions)"/>.
+    /// </summary>
+    public static WebApplicationBuilder AddChannelManagerApi(this WebApplicationBuilder builder, IConfiguration configuration, string? urls = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddChannelManagerApi(ApiOptions.From(configuration, urls));
+    }
+
+    /// <summary>
+    /// Listens on <see cref="ApiOptions.Urls"/> and registers the API's services. Invalid options (e.g. a non-loopback
+    /// URL without AllowRemote and a token) fail the host's start with an <see cref="OptionsValidationException"/>
+    /// listing every error by path, before anything is bound.
     /// </summary>
     public static WebApplicationBuilder AddChannelManagerApi(this WebApplicationBuilder builder, ApiOptions options)
     {
@@ -38,19 +51,18 @@ public static class ChannelManagerApi
 
     /// <summary>
     /// Registers authentication (bearer token), OpenAPI, problem details, JSON settings, the request size limit and
-    /// OpenTelemetry metrics with the Prometheus exporter. Call it after registering <see cref="IStateStore"/>: the
-    /// registration is wrapped in a <see cref="MeteredStateStore"/> so every transaction is counted — build the
+    /// OpenTelemetry metrics with the Prometheus exporter, and validates <paramref name="options"/> on start
+    /// (<see cref="ApiOptionsValidator"/>). Call it after registering <see cref="IStateStore"/>: the registration is
+    /// wrapped in a <see cref="MeteredStateStore"/> so every transaction is counted — build the
     /// <see cref="RepeatCallBook"/> and <see cref="PollScheduler"/> from the container's <see cref="IStateStore"/>.
     /// </summary>
     public static IServiceCollection AddChannelManagerApi(this IServiceCollection services, ApiOptions options)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
-        var errors = options.Validate(ApiOptions.SectionName).ToList();
-        if (errors.Count > 0)
-            throw new ArgumentException("Invalid API configuration: " + string.Join("; ", errors), nameof(options));
-
         services.AddSingleton(options);
+        services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
+        services.AddOptions<ApiOptions>().Configure(o => options.CopyTo(o)).ValidateOnStart();
         services.TryAddSingleton(sp => new ChannelManagerMetrics(sp.GetService<IMeterFactory>()));
         DecorateStateStore(services);
 

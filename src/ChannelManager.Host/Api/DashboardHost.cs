@@ -44,6 +44,9 @@ public sealed class DashboardHost : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate(ApiOptions.SectionName).ToList();
+        if (errors.Count > 0)
+            throw new ArgumentException("Invalid API configuration: " + string.Join("; ", errors), nameof(options));
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);

@@ -378,6 +378,15 @@ public sealed class ApiEndpointTests(ApiBankFixture fixture) : IClassFixture<Api
     }
 
     [Fact]
+    public async Task DashboardHostStartAsync_NonLoopbackWithoutAllowRemoteOrToken_RefusedBeforeBinding()
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => DashboardHost.StartAsync(Bank.Services, new ApiOptions { Urls = "http://0.0.0.0:0" }, CancellationToken.None));
+
+        Assert.Contains("Api.AllowRemote", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Api.Token", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task GetStream_ServerSentEvents_FirstEventIsASnapshotOfTheBank()
     {
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));

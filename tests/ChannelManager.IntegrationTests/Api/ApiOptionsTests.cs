@@ -1,5 +1,8 @@
 using ChannelManager.Host.Api;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ChannelManager.IntegrationTests.Api;
 
@@ -102,14 +105,51 @@ public sealed class ApiOptionsTests
     }
 
     [Fact]
-    public void AddChannelManagerApi_NonLoopbackWithoutAllowRemote_ThrowsListingTheErrors()
+    public async Task AddChannelManagerApi_NonLoopbackWithoutAllowRemote_HostStartFailsListingTheErrorsBeforeBinding()
     {
-        var services = new ServiceCollection();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.AddChannelManagerApi(new ApiOptions { Urls = "http://0.0.0.0:0" });
+        await using var app = builder.Build();
 
-        var e = Assert.Throws<ArgumentException>(() => services.AddChannelManagerApi(new ApiOptions { Urls = "http://0.0.0.0:5080" }));
+        var e = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
 
-        Assert.Contains("Api.AllowRemote", e.Message, StringComparison.Ordinal);
-        Assert.Contains("Api.Token", e.Message, StringComparison.Ordinal);
+        Assert.Contains(e.Failures, f => f.StartsWith("Api.AllowRemote:", StringComparison.Ordinal));
+        Assert.Contains(e.Failures, f => f.StartsWith("Api.Token:", StringComparison.Ordinal));
+        Assert.Empty(app.Urls);
+    }
+
+    [Fact]
+    public void From_ApiSectionAndUrlsOverride_BindsEverySettingAndTheOverrideWins()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Api:Urls"] = "http://0.0.0.0:5080",
+            ["Api:Token"] = "0123456789abcdef0123",
+            ["Api:AllowRemote"] = "true",
+            ["Api:MaxRequestBodyBytes"] = "4096",
+            ["Api:StreamInterval"] = "00:00:02",
+        }).Build();
+
+        var bound = ApiOptions.From(configuration);
+        var overridden = ApiOptions.From(configuration, "http://127.0.0.1:6000");
+
+        Assert.Equal("http://0.0.0.0:5080", bound.Urls);
+        Assert.Equal("0123456789abcdef0123", bound.Token);
+        Assert.True(bound.AllowRemote);
+        Assert.Equal(4096, bound.MaxRequestBodyBytes);
+        Assert.Equal(TimeSpan.FromSeconds(2), bound.StreamInterval);
+        Assert.Empty(bound.Validate("Api"));
+        Assert.Equal("http://127.0.0.1:6000", overridden.Urls);
+    }
+
+    [Fact]
+    public void From_NoApiSection_Defaults()
+    {
+        var options = ApiOptions.From(new ConfigurationBuilder().Build());
+
+        Assert.Equal(new ApiOptions().Urls, options.Urls);
+        Assert.Null(options.Token);
     }
 
     [Fact]
