@@ -11,6 +11,8 @@ command -v ser2net >/dev/null 2>&1 || need+=(ser2net)
 command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
 /usr/bin/python3 -c 'import serial' >/dev/null 2>&1 || need+=(python3-serial)
+# The dashboard test drives Debian's headless Chromium through chromedriver (issue 8 item 6).
+{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || need+=(chromium chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
