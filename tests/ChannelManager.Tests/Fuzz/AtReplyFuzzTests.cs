@@ -31,7 +31,7 @@ public sealed class AtReplyFuzzTests
         (6, Gen.OneOf("\r", "\n", "\r\n", "\r\r\n", "\n\r").Select(t => Encoding.ASCII.GetBytes(t))),
         (4, Gen.Byte.Array[0, 24]),
         (2, Gen.Char['0', '9'].Array[1, 12].Select(c => Encoding.ASCII.GetBytes(c))),
-        (1, Gen.Select(Gen.Byte, Gen.Int[200, 4096], (b, n) => Enumerable.Repeat(b, n).ToArray())));
+        (1, Gen.Select(Gen.Byte, Gen.Int[200, 2048], (b, n) => Enumerable.Repeat(b, n).ToArray())));
 
     private static readonly Gen<byte[]> Stream = Piece.Array[0, 24].Select(ps => ps.SelectMany(p => p).ToArray());
 
