@@ -351,6 +351,9 @@ public sealed class SqliteStateStore : IStateStore
     {
         5 or 6 => new StateStoreException(StateStoreFault.Locked, path, $"database is locked by another process ({ex.Message})", ex),
         11 or 26 => new StateStoreException(StateStoreFault.Corrupt, path, $"not a valid ChannelManager database ({ex.Message}); the file was left untouched", ex),
+        // SQLITE_FULL: the disk (or a size limit) is full. The failed statement was rolled back; after space is freed
+        // the same write can simply be retried (docs/reliability.md "Disk full").
+        13 => new StateStoreException(StateStoreFault.Unavailable, path, $"no space left for the database (disk full); free space, then retry ({ex.Message})", ex),
         _ => new StateStoreException(StateStoreFault.Unavailable, path, ex.Message, ex),
     };
 

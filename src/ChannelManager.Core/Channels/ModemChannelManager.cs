@@ -67,6 +67,12 @@ public sealed class ModemChannelManager : IAsyncDisposable
     public async Task<ConnectResult> ConnectAsync(CallRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (DialString.Validate(request.Number) is { } badNumber)
+        {
+            // Issue 10 item 3: refused before a modem is taken, so nothing reaches a line, a counter or the ledger.
+            throw new ArgumentException($"{nameof(CallRequest)}.{nameof(CallRequest.Number)} '{ModemReplyClassifier.Escape(request.Number ?? string.Empty)}' {badNumber}.", nameof(request));
+        }
+
         var started = _time.GetUtcNow();
         var deadline = started + _options.MaxQueueTime;
         var tried = new List<ModemAttempt>();

@@ -603,15 +603,17 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
     }
 
     /// <summary>V.250 §6.3.1 dial string characters (digits, * # + A–D, modifiers P T W , ! @ and spaces). ';' (voice) is refused.</summary>
+    /// <summary>
+    /// The number is concatenated into the ATD command line, so anything but a dial character could inject
+    /// AT commands (issue 10 item 3). One rule for config, API and here: <see cref="DialString.Validate"/>.
+    /// An invalid number reaching the modem is a caller bug or unvalidated config, not something a peer sent,
+    /// so it throws (style.md "Exceptions are for bugs, misconfiguration") before any byte is written.
+    /// </summary>
     private static void ValidateDialString(string dialString)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(dialString);
-        foreach (var c in dialString)
+        if (DialString.Validate(dialString) is { } why)
         {
-            if (!(char.IsAsciiDigit(c) || "*#+ABCDabcdPpTtWw,!@ ".Contains(c, StringComparison.Ordinal)))
-            {
-                throw new ArgumentException($"Dial string '{ModemReplyClassifier.Escape(dialString)}' contains '{ModemReplyClassifier.Escape(c.ToString())}', which is not a V.250 dial character.", nameof(dialString));
-            }
+            throw new ArgumentException($"Number '{ModemReplyClassifier.Escape(dialString ?? string.Empty)}' {why}.", nameof(dialString));
         }
     }
 

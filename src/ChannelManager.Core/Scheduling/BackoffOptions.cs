@@ -158,6 +158,13 @@ public sealed class BackoffOptions
                     errors.Add(new(ConfigError.Join(path, nameof(ExceededAttempts)), "needs AttemptsExceededDelay (null means INFINITE: no further attempts)"));
                 break;
             case BackoffStrategyKind.RedialCycle:
+                if (CallIntervals is null)
+                {
+                    // "CallIntervals": null in JSON binds null: a config error, not a NullReferenceException (issue 10 fuzzing).
+                    errors.Add(new(ConfigError.Join(path, nameof(CallIntervals)), "is required for RedialCycle (a list of up to 10 waits)"));
+                    break;
+                }
+
                 if (CallIntervals.Count < CycleLength)
                     errors.Add(new(ConfigError.Join(path, nameof(CallIntervals)), $"has {CallIntervals.Count} entries but CycleLength is {CycleLength}"));
                 for (var i = 0; i < CallIntervals.Count; i++)

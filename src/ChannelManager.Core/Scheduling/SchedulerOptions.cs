@@ -79,8 +79,9 @@ public sealed record OutstationSchedule(string Name, string Number, IProtocolDri
     {
         if (string.IsNullOrWhiteSpace(Name))
             yield return new(ConfigError.Join(path, nameof(Name)), "is required");
-        if (string.IsNullOrWhiteSpace(Number))
-            yield return new(ConfigError.Join(path, nameof(Number)), "is required");
+        // Issue 10 item 3: the number goes into ATD, so only dial characters (one rule: DialString).
+        if (Modems.DialString.Validate(Number) is { } badNumber)
+            yield return new(ConfigError.Join(path, nameof(Number)), badNumber);
         if (Interval < TimeSpan.FromSeconds(1) || Interval > TimeSpan.FromDays(7))
             yield return new(ConfigError.Join(path, nameof(Interval)), $"must be between 00:00:01 and 7.00:00:00 (is {Interval})");
         if (Window is { } w && w.Start == w.End)
