@@ -1,5 +1,6 @@
 using ChannelManager.Core.Channels;
 using ChannelManager.Core.Persistence;
+using ChannelManager.Host.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -18,8 +19,8 @@ namespace ChannelManager.Host.Hosting;
 /// </summary>
 internal static class ServiceHost
 {
-    /// <summary>Default HTTP binding: loopback only (issue 8 item 5); <c>--urls</c> or a top-level "Urls" setting overrides it.</summary>
-    public const string DefaultUrls = "http://127.0.0.1:5080";
+    /// <summary>Default HTTP binding: loopback only (issue 8 item 5); <c>--urls</c> or <c>Api:Urls</c> overrides it.</summary>
+    public static string DefaultUrls => new ApiOptions().Urls;
 
     public static async Task<int> RunAsync(string configPath, string? urls, IReadOnlyList<string> overrides, TextWriter error)
     {
@@ -51,15 +52,16 @@ internal static class ServiceHost
             // validated is what runs; WebApplication's own appsettings.json lookup would read a different file.
             builder.Configuration.Sources.Clear();
             builder.Configuration.AddConfiguration(loaded.Configuration);
-            builder.WebHost.UseUrls(urls ?? loaded.Configuration["Urls"] ?? DefaultUrls);
             builder.Services.AddSerilog((_, lc) => LoggingSetup.Configure(lc, loaded, consoleToStandardError: false));
             builder.Services.AddSystemd();
             builder.Services.AddWindowsService(o => o.ServiceName = "ChannelManager");
             builder.Services.AddChannelManager(loaded, store);
 
-            // API wired here at merge: builder.Services.AddChannelManagerApi(builder.Configuration) before Build,
-            // app.MapChannelManagerApi() right after it.
+            // After AddChannelManager: the API wraps the registered IStateStore so every transaction is metered,
+            // and listens on Api:Urls (loopback by default) unless --urls overrides it.
+            builder.AddChannelManagerApi(loaded.Configuration, urls);
             var app = builder.Build();
+            app.MapChannelManagerApi();
 
             await using (app.ConfigureAwait(false))
             {
@@ -73,6 +75,15 @@ internal static class ServiceHost
                 {
                     await ConfigReport.WriteErrorsAsync(error, configPath, [.. ex.Failures.Select(f => ConfigReport.Parse(f))]).ConfigureAwait(false);
                     return ExitCodes.BadConfig;
+                }
+                catch (OperationCanceledException)
+                {
+                    // SIGTERM/SIGINT arrived while the host was still starting (e.g. Kestrel binding) after the
+                    // scheduler had begun: stop what did start, so calls hang up and outcomes are written before
+                    // the store is closed below — the same graceful path as a stop after start.
+                    await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                    Log.Stopped(logger);
+                    return exit.ExitCode;
                 }
 
                 Log.Started(logger, app.Services.GetRequiredService<ModemChannelManager>().Modems.Count, loaded.Settings.Outstations.Count, loaded.ResolvePath(loaded.Settings.Storage.Path));

@@ -15,7 +15,24 @@ namespace ChannelManager.Host.Hosting;
 internal sealed record SettingsLoadResult(ChannelManagerSettings Settings, IReadOnlyList<ConfigError> ReadErrors, IConfigurationRoot Configuration, IConfiguration Readable, string BaseDirectory)
 {
     /// <summary>Every error: unreadable values first, then the rules of <see cref="SettingsValidator"/>.</summary>
-    public IReadOnlyList<ConfigError> AllErrors() => FileUnreadable ? ReadErrors : [.. ReadErrors, .. SettingsValidator.Validate(Settings)];
+    public IReadOnlyList<ConfigError> AllErrors() => FileUnreadable ? ReadErrors : [.. ReadErrors, .. SettingsValidator.Validate(Settings), .. ApiErrors()];
+
+    /// <summary>The <c>Api</c> section's rules (loopback unless AllowRemote and a token; sizes), checked with the rest.</summary>
+    private IEnumerable<ConfigError> ApiErrors()
+    {
+        Api.ApiOptions api;
+        try
+        {
+            api = Api.ApiOptions.From(Configuration);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A value of the wrong type (e.g. "AllowRemote": "maybe") fails the binder; name the section, keep the binder's reason.
+            return [new ConfigError(Api.ApiOptions.SectionName, ex.InnerException?.Message ?? ex.Message)];
+        }
+
+        return api.Validate(Api.ApiOptions.SectionName);
+    }
 
     /// <summary>The file itself is missing or not JSON: nothing else is worth reporting.</summary>
     public bool FileUnreadable { get; init; }

@@ -56,7 +56,7 @@ public sealed class SettingsTests : IDisposable
               "RepeatCallGuard": { "Profile": "XX" },
               "Scheduler": { "MaxConcurrency": 0 },
               "Storage": { "Path": "" },
-              "Api": { "Token": "left for the API's own options" }
+              "Api": { "Token": "has spaces in it", "Urls": "http://0.0.0.0:5080" }
             }
             """);
 
@@ -70,6 +70,7 @@ public sealed class SettingsTests : IDisposable
                 "Outstations[0].Number", "Outstations[1].Number",
                 "Outstations[3].UnitId", "Outstations[3].Reads[0].Count", "Outstations[3].Backoff.Max",
                 "RepeatCallGuard.Profile", "Scheduler.MaxConcurrency", "Storage.Path",
+                "Api.AllowRemote", "Api.Token",
             ],
             errors.Select(e => e.Path));
         Assert.Contains(errors, e => e.ToString() == "Outstations[2].Backoff.Strategy: 'Exponentail' is not one of Exponential, Linear, ExponentialRandomized, RedialCycle, None");
