@@ -40,7 +40,8 @@ internal sealed record DemoReport(
     int TransactionsLogged,
     TimeSpan Simulated,
     TimeSpan Real,
-    bool Completed);
+    bool Completed,
+    string? StoppedBecause);
 
 /// <summary>
 /// `channelmanager demo`: runs <see cref="DemoWorld"/> — the real PollScheduler over the simulated bank — for a
@@ -51,6 +52,9 @@ internal static class DemoRunner
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan RenderEvery = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Idle this long (real time) without the scheduler's timer in sight: jump to the earliest timer anyway.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromMilliseconds(500);
 
     public static async Task<DemoReport> RunAsync(IAnsiConsole console, TimeProvider realTime, DemoOptions options, CancellationToken cancellationToken)
     {
@@ -69,20 +73,20 @@ internal static class DemoRunner
         var script = new List<OperatorPoll>
         {
             new(DemoWorld.VirtualStart + TimeSpan.FromMinutes(40), DemoWorld.GuardOutstation, "operator: poll now (number locked by the guard)", null),
-            new(DemoWorld.VirtualStart + TimeSpan.FromMinutes(90), "RTU-01 Reservoir", "operator: poll now", null),
+            new(DemoWorld.VirtualStart + TimeSpan.FromMinutes(130), "RTU-01 Reservoir", "operator: poll now", null),
         }.Where(p => p.At < end).ToList();
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var scheduler = world.Scheduler.RunAsync(stop.Token);
         var view = new View(world, script, end, realTime, realStart);
-        var completed = false;
+        string? stoppedBecause = "not started";
         try
         {
             if (options.Live)
             {
                 await console.Live(view.Render()).AutoClear(false).StartAsync(async ctx =>
                 {
-                    completed = await DriveAsync(world, script, end, options, realTime, realStart, () =>
+                    stoppedBecause = await DriveAsync(world, scheduler, script, end, options, realTime, realStart, () =>
                     {
                         ctx.UpdateTarget(view.Render());
                         ctx.Refresh();
@@ -92,7 +96,7 @@ internal static class DemoRunner
             else
             {
                 console.WriteLine(Row("Time", "Outstation", "Modems tried", "Outcome", "Category", "Counted against", "Next attempt"));
-                completed = await DriveAsync(world, script, end, options, realTime, realStart, () => view.PrintNewRows(console), stop.Token).ConfigureAwait(false);
+                stoppedBecause = await DriveAsync(world, scheduler, script, end, options, realTime, realStart, () => view.PrintNewRows(console), stop.Token).ConfigureAwait(false);
                 view.PrintNewRows(console);
             }
         }
@@ -109,17 +113,18 @@ internal static class DemoRunner
             }
         }
 
-        var report = await BuildReportAsync(world, script, realTime.GetElapsedTime(realStart), completed, cancellationToken).ConfigureAwait(false);
+        var report = await BuildReportAsync(world, script, realTime.GetElapsedTime(realStart), stoppedBecause, cancellationToken).ConfigureAwait(false);
         console.WriteLine();
         WriteSummary(console, world, report);
         return report;
     }
 
-    /// <summary>The timeline: fires scripted operator polls, lets the clock skip idle gaps, refreshes the display; true if it reached the end.</summary>
-    private static async Task<bool> DriveAsync(DemoWorld world, List<OperatorPoll> script, DateTimeOffset end, DemoOptions options, TimeProvider realTime, long realStart, Action render, CancellationToken cancellationToken)
+    /// <summary>The timeline: fires scripted operator polls, lets the clock skip idle gaps, refreshes the display; null when it reached the end, else why it stopped.</summary>
+    private static async Task<string?> DriveAsync(DemoWorld world, Task scheduler, List<OperatorPoll> script, DateTimeOffset end, DemoOptions options, TimeProvider realTime, long realStart, Action render, CancellationToken cancellationToken)
     {
         var operatorTasks = new Task[script.Count];
         var lastRender = realTime.GetTimestamp();
+        long? idleSince = null;
         while (true)
         {
             var now = world.Clock.GetUtcNow();
@@ -138,11 +143,23 @@ internal static class DemoRunner
             var idle = !operatorBusy && !callsOnLine && !status.Any(o => o.Running || o.QueuedOnDemand > 0);
             if (idle && now >= end)
                 break;
+            if (scheduler.IsCompleted)
+                return $"the scheduler stopped at {now:HH:mm:ss}"; // Its exception surfaces when the caller awaits it.
             if (realTime.GetElapsedTime(realStart) > options.RealTimeLimit)
-                return false;
+            {
+                var running = string.Join(", ", status.Where(o => o.Running || o.QueuedOnDemand > 0).Select(o => o.Name));
+                var onLine = string.Join(", ", world.BankModems.Where(m => world.Exchange.ActiveCallsOn(m.Name) > 0).Select(m => m.Name));
+                var next = status.Select(o => o.NextDue).OfType<DateTimeOffset>().DefaultIfEmpty(end).Min();
+                return $"real-time limit {options.RealTimeLimit.TotalSeconds:0} s reached at {now:HH:mm:ss}: polls running [{running}], calls open on [{onLine}], operator busy {operatorBusy}, next due {next:HH:mm:ss}";
+            }
             var pending = script.Where((_, i) => operatorTasks[i] is null).Select(p => p.At);
-            if (DemoClockDriver.NextSkip(now, status, operatorBusy || callsOnLine, pending, end) is { } target)
+            idleSince = idle ? idleSince ?? realTime.GetTimestamp() : null;
+            var patienceExpired = idleSince is { } since && realTime.GetElapsedTime(since) >= Patience;
+            if (DemoClockDriver.NextSkip(now, status, operatorBusy || callsOnLine, pending, end, world.Clock.PendingDueTimes(), patienceExpired) is { } target)
+            {
                 world.Clock.SkipTo(target);
+                idleSince = null;
+            }
             if (realTime.GetElapsedTime(lastRender) >= RenderEvery)
             {
                 render();
@@ -154,7 +171,7 @@ internal static class DemoRunner
 
         await Task.WhenAll(operatorTasks.OfType<Task>()).ConfigureAwait(false);
         render();
-        return true;
+        return null;
     }
 
     private static async Task PollNowAsync(DemoWorld world, List<OperatorPoll> script, int index, CancellationToken cancellationToken)
@@ -166,7 +183,7 @@ internal static class DemoRunner
         }
     }
 
-    private static async Task<DemoReport> BuildReportAsync(DemoWorld world, List<OperatorPoll> script, TimeSpan real, bool completed, CancellationToken cancellationToken)
+    private static async Task<DemoReport> BuildReportAsync(DemoWorld world, List<OperatorPoll> script, TimeSpan real, string? stoppedBecause, CancellationToken cancellationToken)
     {
         var polls = world.Executor.Outcomes;
         OperatorPoll[] operatorPolls;
@@ -220,13 +237,14 @@ internal static class DemoRunner
             transactions.Count,
             world.Clock.GetUtcNow() - DemoWorld.VirtualStart,
             real,
-            completed);
+            stoppedBecause is null,
+            stoppedBecause);
     }
 
     private static void WriteSummary(IAnsiConsole console, DemoWorld world, DemoReport report)
     {
         console.Write(new Rule("[bold]Summary[/]").LeftJustified());
-        console.MarkupLine(CultureInfo.InvariantCulture, "Simulated {0} in {1:0.0} s real time ({2} skipped while idle); {3} scheduled polls, {4} operator polls, {5} dials reached the line, {6} transactions in the SQLite event log.{7}", Span(report.Simulated), report.Real.TotalSeconds, Span(world.Clock.Skipped), report.Polls.Count, report.OperatorPolls.Count(p => p.Outcome is not null), report.DialsOnTheLine, report.TransactionsLogged, report.Completed ? string.Empty : " [red]STOPPED EARLY: real-time limit reached[/]");
+        console.MarkupLine(CultureInfo.InvariantCulture, "Simulated {0} in {1:0.0} s real time ({2} skipped while idle); {3} scheduled polls, {4} operator polls, {5} dials reached the line, {6} transactions in the SQLite event log.{7}", Span(report.Simulated), report.Real.TotalSeconds, Span(world.Clock.Skipped), report.Polls.Count, report.OperatorPolls.Count(p => p.Outcome is not null), report.DialsOnTheLine, report.TransactionsLogged, report.Completed ? string.Empty : " [red]STOPPED EARLY: " + Markup.Escape(report.StoppedBecause ?? "?") + "[/]");
 
         var modems = new Table().Title("Modems — set-up failures are counted against the modem (seed 004 row 1)").AddColumns("Modem", "Scripted", "State", "Calls", "Connects", "Errors", "Failures counted against it", "Last fault reply");
         foreach (var m in report.Modems)
@@ -360,7 +378,7 @@ internal static class DemoRunner
                 stations.AddRow(Markup.Escape(s.Name), last, At(s.NextDue), N(mine.Count(p => p.IsSuccess)), N(mine.Count(p => !p.IsSuccess)), s.NumberState.ToString());
             }
 
-            return new Rows(header, new Columns(modems, stations));
+            return new Rows(header, modems, stations);
         }
     }
 }

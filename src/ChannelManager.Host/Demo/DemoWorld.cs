@@ -111,7 +111,7 @@ internal sealed class DemoWorld : IAsyncDisposable
         var stop = new CancellationTokenSource();
 
         // Realistic-but-short call timings (every call runs 1:1 in real time): answer after 0.1 s, Modbus
-        // response timeout 0.4 s with 2 retries (ModbusRtuOptions), host dial timeout 5 s (AtModemOptions minimum).
+        // response timeout 0.8 s with 2 retries (ModbusRtuOptions), host dial timeout 5 s (AtModemOptions minimum).
         var answer = TimeSpan.FromMilliseconds(100);
         var outstations = new List<DemoOutstation>();
 
@@ -128,7 +128,7 @@ internal sealed class DemoWorld : IAsyncDisposable
             var number = $"0163296{n:D4}";
             exchange.AddLine(number, line);
             var unit = (byte)n;
-            var driver = new ModbusRtuMaster(new ModbusRtuOptions { UnitId = unit, BaudRate = 19200, Parity = SerialParity.None, ResponseTimeout = TimeSpan.FromMilliseconds(400), TimeoutRetries = 2 }, clock);
+            var driver = new ModbusRtuMaster(new ModbusRtuOptions { UnitId = unit, BaudRate = 19200, Parity = SerialParity.None, ResponseTimeout = TimeSpan.FromMilliseconds(800), TimeoutRetries = 2 }, clock);
             var schedule = new OutstationSchedule(name, number, driver, [new ReadHoldingRegisters(0, 4)], TimeSpan.FromHours(1), BackoffPolicy.From(backoff)) { Priority = priority };
             outstations.Add(new DemoOutstation(name, number, behaviour, failure, recovers, schedule));
         }
@@ -137,21 +137,25 @@ internal sealed class DemoWorld : IAsyncDisposable
         // linear (every 60 s, 3 attempts, then every 15 min) and the VTScada/BABT redial cycle (1 min, 3 min, then 20 min).
         var exponential = new BackoffOptions();
         var linear = new BackoffOptions { Strategy = BackoffStrategyKind.Linear, Delay = TimeSpan.FromSeconds(60), Attempts = 3, AttemptsExceededDelay = TimeSpan.FromMinutes(15) };
+        var quietRetry = new BackoffOptions { Strategy = BackoffStrategyKind.Linear, Delay = TimeSpan.FromMinutes(25), Attempts = 3, AttemptsExceededDelay = TimeSpan.FromHours(1) };
         var cycle = new BackoffOptions { Strategy = BackoffStrategyKind.RedialCycle, CallIntervals = [TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(3)], CycleLength = 2, CycleDelay = TimeSpan.FromMinutes(20) };
 
         // Each scripted fault hits the first call(s) to its number (LineBehaviour.Sequence: the nth call gets the
         // nth step, the last repeats), so the run shows the failure, the back-off clamped by the repeat-call
-        // guard, and the recovery. RTU-09 runs first (priority) so its first call takes M1, the modem its line
-        // cannot be reached from; RTU-10 never answers, so the guard locks its number (UK: 4 attempts).
+        // guard, and the recovery. RTU-10 never answers, so the guard locks its number (UK: 4 attempts).
+        // RTU-09 cannot be reached from M1's line: it runs first (priority), so its first call takes M1, and it
+        // retries after 25 min, when the other outstations are quiet, so a retry that follows its own failed call
+        // gets the next modem round-robin (design.md §2, seed 004 footnote **) and M1 cannot take four calls in a
+        // row — which would lock the number under UK rules.
         Add(1, "RTU-01 Reservoir", "healthy", null, true, Rtu(1), exponential);
         Add(2, "RTU-02 Pump stn", "busy twice, then answers", OutcomeCode.Busy, true, new LineBehaviour.Sequence(new LineBehaviour.Busy(TimeSpan.FromMilliseconds(150)), new LineBehaviour.Busy(TimeSpan.FromMilliseconds(150)), Rtu(2)), exponential);
         Add(3, "RTU-03 Borehole", "rings out once (no answer)", OutcomeCode.NoAnswer, true, new LineBehaviour.Sequence(new LineBehaviour.NoAnswer(TimeSpan.FromMilliseconds(250)), Rtu(3)), linear);
         Add(4, "RTU-04 Sewage PS", "voice answers once (no carrier)", OutcomeCode.NoCarrier, true, new LineBehaviour.Sequence(new LineBehaviour.NoCarrier(TimeSpan.FromMilliseconds(200)), Rtu(4)), cycle);
         Add(5, "RTU-05 Valve ch.", "silent line once (dial timeout)", OutcomeCode.DialTimeout, true, new LineBehaviour.Sequence(new LineBehaviour.Silent(ModemStaysSilent: true), Rtu(5)), exponential);
-        Add(6, "RTU-06 River gauge", "slow: 2 s reply, then 0.15 s", OutcomeCode.CommandTimeout, true, new LineBehaviour.Sequence(Rtu(6, OutstationFault.SlowReply(TimeSpan.FromMilliseconds(2000))), Rtu(6, OutstationFault.SlowReply(TimeSpan.FromMilliseconds(150)))), linear);
+        Add(6, "RTU-06 River gauge", "slow: 3 s reply, then 0.5 s", OutcomeCode.CommandTimeout, true, new LineBehaviour.Sequence(Rtu(6, OutstationFault.SlowReply(TimeSpan.FromMilliseconds(3000))), Rtu(6, OutstationFault.SlowReply(TimeSpan.FromMilliseconds(500)))), linear);
         Add(7, "RTU-07 Booster", "Modbus exception 04 once", OutcomeCode.ExceptionResponse, true, new LineBehaviour.Sequence(Rtu(7, OutstationFault.Exception(ModbusExceptionCode.ServerDeviceFailure)), Rtu(7)), exponential);
         Add(8, "RTU-08 Outfall", "bad CRC once", OutcomeCode.MalformedFrame, true, new LineBehaviour.Sequence(Rtu(8, OutstationFault.BadCrc), Rtu(8)), cycle);
-        Add(9, SecondModemOutstation, "unreachable from M1's line", OutcomeCode.NoCarrier, true, new ByCallingModem(Rtu(9), new Dictionary<string, LineBehaviour>(StringComparer.Ordinal) { [UnroutedModem] = new LineBehaviour.NoCarrier(TimeSpan.FromMilliseconds(200)) }), exponential, priority: 10);
+        Add(9, SecondModemOutstation, "unreachable from M1's line", OutcomeCode.NoCarrier, true, new ByCallingModem(Rtu(9), new Dictionary<string, LineBehaviour>(StringComparer.Ordinal) { [UnroutedModem] = new LineBehaviour.NoCarrier(TimeSpan.FromMilliseconds(200)) }), quietRetry, priority: 10);
         Add(10, GuardOutstation, "powered off: never answers", OutcomeCode.NoAnswer, false, new LineBehaviour.NoAnswer(TimeSpan.FromMilliseconds(250)), exponential);
         Add(11, "RTU-11 Tower", "healthy", null, true, Rtu(11), linear);
         Add(12, "RTU-12 Works", "healthy", null, true, Rtu(12), cycle);
@@ -172,7 +176,7 @@ internal sealed class DemoWorld : IAsyncDisposable
         var modems = ports.Select(p => ((IModemDevice)new AtModem(p.HostEnd, ownsTransport: true, new AtModemOptions
         {
             Name = p.Modem.Name,
-            CommandTimeout = TimeSpan.FromSeconds(1),
+            CommandTimeout = TimeSpan.FromSeconds(2),
             DialTimeout = TimeSpan.FromSeconds(5),
             EscapeGuardTime = TimeSpan.FromMilliseconds(150),
         }, clock), ModemRole.Default)).ToList();

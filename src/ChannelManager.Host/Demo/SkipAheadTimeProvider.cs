@@ -48,6 +48,18 @@ internal sealed class SkipAheadTimeProvider : TimeProvider
         }
     }
 
+    /// <summary>The virtual due times of every armed timer (for <see cref="DemoClockDriver"/>: has the scheduler parked?).</summary>
+    public IReadOnlyList<DateTimeOffset> PendingDueTimes()
+    {
+        SkipTimer[] timers;
+        lock (_gate)
+        {
+            timers = [.. _timers];
+        }
+
+        return [.. timers.Select(t => t.DueAt).OfType<DateTimeOffset>()];
+    }
+
     public override TimeZoneInfo LocalTimeZone => _underlying.LocalTimeZone;
 
     public override long TimestampFrequency => _underlying.TimestampFrequency;
@@ -60,8 +72,9 @@ internal sealed class SkipAheadTimeProvider : TimeProvider
         _underlying.GetTimestamp() + (long)(Interlocked.Read(ref _skippedTicks) * (double)_underlying.TimestampFrequency / TimeSpan.TicksPerSecond);
 
     /// <summary>
-    /// Moves the clock forward to <paramref name="target"/>: timers due by then fire (earliest first), the
-    /// others are re-aimed at their virtual due time. Returns false (and does nothing) if the clock is already
+    /// Moves the clock forward to <paramref name="target"/>: timers due by then fire, the others are re-aimed at
+    /// their virtual due time. Timers are re-armed earliest first, so a synchronous underlying clock (a
+    /// FakeTimeProvider) fires them in due order; on the system clock they fire on pool threads. Returns false (and does nothing) if the clock is already
     /// at or past <paramref name="target"/> — the clock never runs backwards.
     /// </summary>
     public bool SkipTo(DateTimeOffset target)

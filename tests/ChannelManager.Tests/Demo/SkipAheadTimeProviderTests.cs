@@ -142,7 +142,7 @@ public sealed class SkipAheadTimeProviderTests
     }
 
     [Fact]
-    public void SkipTo_PastSeveralTimers_FiresThemInDueOrder()
+    public void SkipTo_PastSeveralTimersOnASynchronousClock_FiresThemInDueOrder()
     {
         var clock = new SkipAheadTimeProvider(_underlying, VirtualStart);
         var order = new List<string>();
@@ -152,5 +152,20 @@ public sealed class SkipAheadTimeProviderTests
         clock.SkipTo(VirtualStart + TimeSpan.FromHours(1));
 
         Assert.Equal(["early", "late"], order);
+    }
+
+    [Fact]
+    public void PendingDueTimes_ArmedDisposedAndFiredTimers_ListsOnlyTheArmedOnes()
+    {
+        var clock = new SkipAheadTimeProvider(_underlying, VirtualStart);
+        using var armed = clock.CreateTimer(_ => { }, null, TimeSpan.FromMinutes(20), Timeout.InfiniteTimeSpan);
+        var disposed = clock.CreateTimer(_ => { }, null, TimeSpan.FromMinutes(10), Timeout.InfiniteTimeSpan);
+        using var fired = clock.CreateTimer(_ => { }, null, TimeSpan.FromMinutes(1), Timeout.InfiniteTimeSpan);
+        using var idle = clock.CreateTimer(_ => { }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        disposed.Dispose();
+
+        clock.SkipTo(VirtualStart + TimeSpan.FromMinutes(1));
+
+        Assert.Equal([VirtualStart + TimeSpan.FromMinutes(20)], clock.PendingDueTimes());
     }
 }
