@@ -332,7 +332,7 @@ internal static class DemoRunner
             for (; _printedPolls < polls.Count; _printedPolls++)
             {
                 var p = polls[_printedPolls];
-                console.WriteLine(Row(At(p.EndedAt), p.Outstation, Tried(p), p.Code.ToString(), p.Category.ToString(), p.CountedAgainst.ToString(), At(status[p.Outstation].NextDue)));
+                console.WriteLine(Row(At(p.EndedAt), p.Outstation, Tried(p), p.Code.ToString(), p.Category.ToString(), p.CountedAgainst.ToString(), status[p.Outstation].Running ? "(polling again)" : At(status[p.Outstation].NextDue)));
             }
 
             OperatorPoll[] done;

@@ -133,8 +133,9 @@ internal sealed class DemoWorld : IAsyncDisposable
             outstations.Add(new DemoOutstation(name, number, behaviour, failure, recovers, schedule));
         }
 
-        // Three back-off styles of design.md §4, per outstation: OMA-DM exponential (30 s ×2, 3 retries), seed 002
-        // linear (every 60 s, 3 attempts, then every 15 min) and the VTScada/BABT redial cycle (1 min, 3 min, then 20 min).
+        // Back-off styles of design.md §4, per outstation: OMA-DM exponential (30 s ×2, 3 retries), seed 002 linear
+        // (every 60 s, 3 attempts, then every 15 min; RTU-09: every 25 min), the VTScada/BABT redial cycle (1 min,
+        // 3 min, then 20 min). The UK guard's gaps (2/4/6 min after on-hook) move the short ones later.
         var exponential = new BackoffOptions();
         var linear = new BackoffOptions { Strategy = BackoffStrategyKind.Linear, Delay = TimeSpan.FromSeconds(60), Attempts = 3, AttemptsExceededDelay = TimeSpan.FromMinutes(15) };
         var quietRetry = new BackoffOptions { Strategy = BackoffStrategyKind.Linear, Delay = TimeSpan.FromMinutes(25), Attempts = 3, AttemptsExceededDelay = TimeSpan.FromHours(1) };

@@ -171,9 +171,12 @@ internal sealed class SkipAheadTimeProvider : TimeProvider
                     return false;
                 _due = dueTime == Timeout.InfiniteTimeSpan ? null : _owner.GetUtcNow() + dueTime;
                 _period = period;
+
+                // Membership follows _due under this lock, so a Change racing a one-shot firing cannot end up armed
+                // but forgotten by SkipTo. (Lock order is always timer, then owner; the owner never takes a timer's lock.)
+                _owner.Remember(this);
             }
 
-            _owner.Remember(this);
             Arm();
             return true;
         }
@@ -238,12 +241,12 @@ internal sealed class SkipAheadTimeProvider : TimeProvider
                     var periodic = _period > TimeSpan.Zero && _period != Timeout.InfiniteTimeSpan;
                     _due = periodic ? Max(due + _period, now) : null;
                     finished = !periodic;
+                    if (finished)
+                        _owner.Forget(this);
                 }
             }
 
-            if (finished)
-                _owner.Forget(this);
-            else
+            if (!finished)
                 Arm();
             if (fire)
                 _callback(_state);
