@@ -223,8 +223,6 @@ internal sealed class DemoWorld : IAsyncDisposable
         }
     }
 
-    public DemoOutstation Outstation(string name) => Outstations.Single(o => o.Name == name);
-
     public async ValueTask DisposeAsync()
     {
         await Channels.DisposeAsync().ConfigureAwait(false);
