@@ -182,11 +182,11 @@ public sealed class PstnExchange
             }
             else if (_lines.TryGetValue(key, out var configured))
             {
-                behaviour = Resolve(configured, attempt);
+                behaviour = Resolve(configured, attempt, modemName);
             }
             else
             {
-                behaviour = Resolve(UnknownNumber, attempt);
+                behaviour = Resolve(UnknownNumber, attempt, modemName);
                 unobtainable = true;
             }
 
@@ -241,10 +241,17 @@ public sealed class PstnExchange
         }
     }
 
-    private static LineBehaviour Resolve(LineBehaviour behaviour, int attempt)
+    private static LineBehaviour Resolve(LineBehaviour behaviour, int attempt, string modemName)
     {
-        while (behaviour is LineBehaviour.Sequence seq)
+        while (behaviour is LineBehaviour.Sequence or ByCallingModem)
         {
+            if (behaviour is ByCallingModem byModem)
+            {
+                behaviour = byModem.For(modemName);
+                continue;
+            }
+
+            var seq = (LineBehaviour.Sequence)behaviour;
             if (seq.Steps.Length == 0)
             {
                 return new LineBehaviour.NoCarrier();

@@ -19,18 +19,32 @@ internal static class CommandLine
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var demo = new Command("demo", "Run the embedded simulated modem bank and outstations with scripted faults; needs no hardware and no config.");
-        demo.SetAction(async (_, ct) =>
+        var hours = new Option<double>("--hours")
+        {
+            Description = "Simulated hours to run (the idle gaps between calls are skipped; calls run in real time).",
+            DefaultValueFactory = _ => 3,
+        };
+        hours.Validators.Add(r =>
+        {
+            if (r.GetValue(hours) is not (> 0 and <= 24))
+                r.AddError("--hours must be more than 0 and at most 24.");
+        });
+        var demo = new Command("demo", "Run the real scheduler and Channel Manager over the embedded simulated modem bank and scripted outstations for a few simulated hours; needs no hardware and no config.")
+        {
+            hours,
+        };
+        demo.SetAction(async (parseResult, ct) =>
         {
             var console = AnsiConsole.Console;
-            if (Console.IsOutputRedirected)
+            var live = !Console.IsOutputRedirected && console.Profile.Capabilities.Interactive;
+            if (!live)
             {
-                // A log file or CI: do not wrap rows at the default 80 columns.
+                // A log file or CI: plain rows, not wrapped at the default 80 columns.
                 console.Profile.Width = 160;
             }
 
-            await DemoRunner.RunAsync(console, TimeProvider.System, ct).ConfigureAwait(false);
-            return 0;
+            var report = await DemoRunner.RunAsync(console, TimeProvider.System, new DemoOptions { Duration = TimeSpan.FromHours(parseResult.GetValue(hours)), Live = live }, ct).ConfigureAwait(false);
+            return report.Completed && report.RepeatCallViolations.Count == 0 && report.ExchangeViolations.Count == 0 ? 0 : 1;
         });
 
         var run = new Command("run", "Run the service (Generic Host; console, systemd Type=notify or Windows service): schedules polls, health-checks modems. "
