@@ -249,7 +249,7 @@ public sealed class PersistentChannelTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Channel_NatInVirtualTimeIssue7Figures_ConvergesWhilePollsKeepWorking()
+    public async Task Channel_NatInVirtualTimeIssue7Figures_SettlesInXMinusIncrementToX()
     {
         var minute = TimeSpan.FromMinutes(1);
         var options = Options();
