@@ -47,6 +47,7 @@ public sealed class PersistentChannel : IAsyncDisposable
     private long _lastActivity;
     private int _failedConnects;
     private bool _dropSuspected;
+    private TimeSpan _idleBeforeSuspectedDrop;
     private string _lastConnectFailure = "not connected yet";
     private string _endpoint = "?";
     private LearnedHeartbeat? _saved;
@@ -267,13 +268,13 @@ public sealed class PersistentChannel : IAsyncDisposable
     private async Task RunHeartbeatAsync(CancellationToken ct)
     {
         // ! : only called while connected (RunAsync connects first).
-        var interval = Heartbeat.Interval;
+        var idle = _time.GetElapsedTime(_lastActivity);
         var result = await _driver.ExecuteAsync(_link!, _heartbeatCommands, ct).ConfigureAwait(false);
-        var verdict = await JudgeAsync(result, isHeartbeat: true, ct).ConfigureAwait(false);
+        var verdict = await JudgeAsync(result, idle, isHeartbeat: true, ct).ConfigureAwait(false);
         if (verdict == Verdict.Answered)
         {
-            Record(ChannelEventKind.HeartbeatAnswered, $"after {interval}");
-            Log.HeartbeatAnswered(_logger, Name, interval, Heartbeat.ToString());
+            Record(ChannelEventKind.HeartbeatAnswered, $"after {idle} idle");
+            Log.HeartbeatAnswered(_logger, Name, idle, Heartbeat.ToString());
         }
     }
 
@@ -281,8 +282,9 @@ public sealed class PersistentChannel : IAsyncDisposable
     {
         work.Runs++;
         // ! : only called while connected.
+        var idle = _time.GetElapsedTime(_lastActivity);
         var result = await _driver.ExecuteAsync(_link!, work.Commands, ct).ConfigureAwait(false);
-        var verdict = await JudgeAsync(result, isHeartbeat: false, ct).ConfigureAwait(false);
+        var verdict = await JudgeAsync(result, idle, isHeartbeat: false, ct).ConfigureAwait(false);
         if (verdict == Verdict.LinkDropped && work.Rereadable && work.Runs <= _options.PollRetriesAfterReconnect)
         {
             work.Requeue();
@@ -306,7 +308,8 @@ public sealed class PersistentChannel : IAsyncDisposable
     }
 
     /// <summary>Seed 001 and design.md §3 applied to one exchange on the open link.</summary>
-    private async Task<Verdict> JudgeAsync(ProtocolResult result, bool isHeartbeat, CancellationToken ct)
+    /// <param name="idleBefore">How long the link had been silent when the exchange began.</param>
+    private async Task<Verdict> JudgeAsync(ProtocolResult result, TimeSpan idleBefore, bool isHeartbeat, CancellationToken ct)
     {
         switch (result.Code)
         {
@@ -320,6 +323,7 @@ public sealed class PersistentChannel : IAsyncDisposable
             case OutcomeCode.CommandTimeout:
                 // No reply on a link that was idle: the classic silent drop (or a dead outstation). Reconnect to tell.
                 _dropSuspected = true;
+                _idleBeforeSuspectedDrop = idleBefore;
                 Record(ChannelEventKind.SilentDropSuspected, result.Detail ?? "no reply");
                 await DropLinkAsync().ConfigureAwait(false);
                 return Verdict.LinkDropped;
@@ -335,8 +339,19 @@ public sealed class PersistentChannel : IAsyncDisposable
                 if (_dropSuspected)
                 {
                     _dropSuspected = false;
-                    Update(h => h.AfterTimeout());
-                    Record(ChannelEventKind.SilentDropConfirmed, $"interval now {Heartbeat.Interval}");
+                    if (_idleBeforeSuspectedDrop >= Heartbeat.Interval)
+                    {
+                        // The path forgot the link within one heartbeat interval of silence: seed 001's timeout.
+                        Update(h => h.AfterTimeout());
+                        Record(ChannelEventKind.SilentDropConfirmed, $"after {_idleBeforeSuspectedDrop} idle; interval now {Heartbeat.Interval}");
+                    }
+                    else
+                    {
+                        // Dropped after less silence than the interval the path has been carrying: not an idle
+                        // timeout (a carrier reset, an outage) — another cause, so the interval stays (seed 001).
+                        Update(h => h.AfterKnownCauseFailure());
+                        Record(ChannelEventKind.SilentDropConfirmed, $"after only {_idleBeforeSuspectedDrop} idle: not an idle timeout, interval stays {Heartbeat.Interval}");
+                    }
                 }
                 else if (isHeartbeat)
                 {
