@@ -49,13 +49,15 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
         StartTcpServer(context=ModbusServerContext(slaves={1: store}, single=False), address=("127.0.0.1", int(sys.argv[1])))
         """;
 
-    private static PersistentChannelOptions Options(string name = "RTU-IP-1") => new()
+    private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
+
+    private static PersistentChannelOptions Options(string name = "RTU-IP-1", TimeSpan? heartbeatMin = null) => new()
     {
         Name = name,
-        // Seconds instead of minutes: 0.5 s steps between 0.5 and 3 s.
+        // Seconds instead of minutes: 1 s steps between 1 and 6 s (a 1 s reply timeout stays clear of CI scheduling jitter).
         Heartbeat = new HeartbeatOptions
         {
-            Default = 5 * Ms100, Min = 5 * Ms100, Increment = 5 * Ms100, Max = 30 * Ms100, SuccessesBeforeRaise = 1, ReprobeAfterSuccesses = null,
+            Default = heartbeatMin ?? Second, Min = heartbeatMin ?? Second, Increment = Second, Max = heartbeatMin is { } m && m > 6 * Second ? m : 6 * Second, SuccessesBeforeRaise = 1, ReprobeAfterSuccesses = null,
         },
         Reconnect = new BackoffOptions { Strategy = BackoffStrategyKind.Linear, Delay = 2 * Ms100, Attempts = 3, AttemptsExceededDelay = 10 * Ms100 },
         MaxPollWait = TimeSpan.FromSeconds(15),
@@ -66,7 +68,7 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
 
     private static ModbusRtuMaster RtuOverTcp() => new(new ModbusRtuOptions
     {
-        UnitId = 1, BaudRate = 19200, Parity = Core.Transport.SerialParity.None, ResponseTimeout = TimeSpan.FromMilliseconds(300), TimeoutRetries = 0,
+        UnitId = 1, BaudRate = 19200, Parity = Core.Transport.SerialParity.None, ResponseTimeout = Second, TimeoutRetries = 0,
     }, TimeProvider.System);
 
     [Fact]
@@ -74,7 +76,7 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
     {
         await using var outstation = ExternalProcess.StartSimulator("outstation", "--listen", "tcp://127.0.0.1:0", "--unit", "1", "--holding", "0=11,22,33");
         var target = await ListeningEndpointAsync(outstation);
-        await using var nat = NatProxy.Start(new IPEndPoint(IPAddress.Loopback, 0), target, 18 * Ms100, TimeProvider.System);
+        await using var nat = NatProxy.Start(new IPEndPoint(IPAddress.Loopback, 0), target, 35 * Ms100, TimeProvider.System);
         var dbPath = Path.Combine(_dir.FullName, "state.db");
         var store = await SqliteStateStore.OpenAsync(new SqliteStateStoreOptions { Path = dbPath }, CancellationToken.None);
         var channel = new PersistentChannel(Options(), () => Link(nat.LocalEndpoint), RtuOverTcp(), HeartbeatRead, TimeProvider.System, store: store);
@@ -82,10 +84,11 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
         {
             await channel.StartAsync(CancellationToken.None);
 
-            // NAT drops after 1.8 s idle: 0.5, 1.0, 1.5 answered; 2.0 silently dropped → reconnect → settled at 1.5.
+            // NAT drops after 3.5 s idle: 1, 2, 3 s answered; 4 s silently dropped → reconnect → settled in [2.5, 3.5).
             await UntilAsync(() => channel.Count(ChannelEventKind.SilentDropConfirmed) >= 1, channel);
-            Assert.Equal(15 * Ms100, channel.Heartbeat.Interval);
-            Assert.Equal(20 * Ms100, channel.Heartbeat.LastFailed);
+            Assert.InRange(channel.Heartbeat.Interval, 25 * Ms100, 34 * Ms100);
+            Assert.True(channel.Heartbeat.LastFailed >= 35 * Ms100, channel.Heartbeat.ToString());
+            Assert.True(channel.Heartbeat.IsSettled);
             Assert.True(nat.SilentDrops >= 1);
 
             // Polls keep working; half of them hit a link the NAT has just forgotten. None is lost.
@@ -101,10 +104,11 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
             Assert.All(results, r => Assert.Equal(new ushort[] { 11, 22, 33 }, r.Protocol?.Commands[0].Registers));
             Assert.Equal(3, results.Count(r => r.RetriedAfterReconnect));
 
-            // The NAT gets stricter at run time (1.2 s): the interval re-converges into [0.7, 1.2).
-            var confirmed = channel.Count(ChannelEventKind.SilentDropConfirmed);
-            nat.IdleTimeout = 12 * Ms100;
-            await UntilAsync(() => channel.Count(ChannelEventKind.SilentDropConfirmed) > confirmed && channel.Heartbeat.Interval == 10 * Ms100, channel);
+            // The NAT gets stricter at run time (2.5 s): the interval re-converges into [1.5, 2.5).
+            nat.IdleTimeout = 25 * Ms100;
+            await UntilAsync(() => channel.Heartbeat.Interval < 25 * Ms100 && channel.Heartbeat.IsSettled, channel);
+            Assert.InRange(channel.Heartbeat.Interval, 15 * Ms100, 24 * Ms100);
+            Assert.True(channel.Heartbeat.LastFailed >= 25 * Ms100, channel.Heartbeat.ToString());
             var poll = await channel.PollAsync([new ReadHoldingRegisters(1, 2)], CancellationToken.None).WaitAsync(Bound);
             Assert.Equal(new ushort[] { 22, 33 }, poll.Protocol?.Commands[0].Registers);
         }
@@ -119,8 +123,9 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
         Assert.Equal(learned.LastFailed, saved?.LastFailed);
         await using var restarted = new PersistentChannel(Options(), () => Link(nat.LocalEndpoint), RtuOverTcp(), HeartbeatRead, TimeProvider.System, store: reopened);
         await restarted.StartAsync(CancellationToken.None);
-        Assert.Equal(10 * Ms100, restarted.Heartbeat.Interval);
-        Assert.True(restarted.Heartbeat.IsSettled);
+        Assert.Equal(learned.Interval, restarted.Heartbeat.Interval);
+        Assert.Equal(learned.LastFailed, restarted.Heartbeat.LastFailed);
+        Assert.NotEqual(Options().Heartbeat.Default, restarted.Heartbeat.Interval);
     }
 
     [Fact]
@@ -132,8 +137,9 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
         await using var server = ExternalProcess.Start("/usr/bin/python3", script, port.ToString(CultureInfo.InvariantCulture));
         await server.WaitForLineAsync("READY", Bound);
         await using var nat = NatProxy.Start(new IPEndPoint(IPAddress.Loopback, 0), new IPEndPoint(IPAddress.Loopback, port), TimeSpan.FromSeconds(30), TimeProvider.System);
-        var master = new ModbusTcpMaster(new ModbusTcpOptions { ResponseTimeout = TimeSpan.FromMilliseconds(500), TimeoutRetries = 0 }, TimeProvider.System);
-        await using var channel = new PersistentChannel(Options("PLC-TCP"), () => Link(nat.LocalEndpoint), master, HeartbeatRead, TimeProvider.System);
+        var master = new ModbusTcpMaster(new ModbusTcpOptions { ResponseTimeout = Second, TimeoutRetries = 0 }, TimeProvider.System);
+        // Heartbeats at 20 s: none during this test, so every event below comes from a poll.
+        await using var channel = new PersistentChannel(Options("PLC-TCP", heartbeatMin: 20 * Second), () => Link(nat.LocalEndpoint), master, HeartbeatRead, TimeProvider.System);
         await channel.StartAsync(CancellationToken.None);
 
         // pymodbus prints READY before it listens: the first poll may need the reconnect strategy.
