@@ -283,7 +283,19 @@ public sealed class PersistentChannel : IAsyncDisposable
         work.Runs++;
         // ! : only called while connected.
         var idle = _time.GetElapsedTime(_lastActivity);
-        var result = await _driver.ExecuteAsync(_link!, work.Commands, ct).ConfigureAwait(false);
+        ProtocolResult result;
+        try
+        {
+            result = await _driver.ExecuteAsync(_link!, work.Commands, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A driver throws only for a bug or bad arguments (IProtocolDriver contract): that caller gets the
+            // exception, and the channel goes on serving the others.
+            work.Fail(e);
+            return;
+        }
+
         var verdict = await JudgeAsync(result, idle, isHeartbeat: false, ct).ConfigureAwait(false);
         if (verdict == Verdict.LinkDropped && work.Rereadable && work.Runs <= _options.PollRetriesAfterReconnect)
         {
@@ -535,6 +547,13 @@ public sealed class PersistentChannel : IAsyncDisposable
         {
             Volatile.Write(ref _state, 2);
             _result.TrySetResult(result);
+        }
+
+        /// <summary>A bug or bad arguments surfaced while running it: the caller gets the exception.</summary>
+        public void Fail(Exception exception)
+        {
+            Volatile.Write(ref _state, 2);
+            _result.TrySetException(exception);
         }
 
         /// <summary>Ends a poll that is still waiting (time limit, give-up, stop); false if it is running or done.</summary>

@@ -14,6 +14,7 @@ namespace ChannelManager.Tests.Channels.Persistent;
 internal sealed class FakeIpNetwork(FakeTimeProvider time) : IProtocolDriver
 {
     private readonly List<FakeIpLink> _links = [];
+    private Exception? _throwNext;
 
     public TimeSpan? NatIdleTimeout { get; set; }
 
@@ -31,6 +32,13 @@ internal sealed class FakeIpNetwork(FakeTimeProvider time) : IProtocolDriver
     public ConcurrentQueue<Exchange> Exchanges { get; } = new();
 
     public IReadOnlyList<ProtocolCommand>? HeartbeatCommands { get; set; }
+
+    /// <summary>Thrown by the next poll exchange, as a driver does for a bug or bad arguments.</summary>
+    public Exception? ThrowNext
+    {
+        get => _throwNext;
+        set => _throwNext = value;
+    }
 
     public int LinksOpened
     {
@@ -55,6 +63,8 @@ internal sealed class FakeIpNetwork(FakeTimeProvider time) : IProtocolDriver
 
     public Task<ProtocolResult> ExecuteAsync(IChannelTransport link, IReadOnlyList<ProtocolCommand> commands, CancellationToken cancellationToken)
     {
+        if (!ReferenceEquals(commands, HeartbeatCommands) && Interlocked.Exchange(ref _throwNext, null) is { } e)
+            throw e;
         var l = (FakeIpLink)link;
         var now = time.GetTimestamp();
         var idleBefore = time.GetElapsedTime(l.LastActivity, now);

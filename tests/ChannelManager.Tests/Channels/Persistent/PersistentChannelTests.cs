@@ -267,6 +267,19 @@ public sealed class PersistentChannelTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task PollAsync_DriverRejectsCommands_CallerGetsExceptionAndChannelKeepsServing()
+    {
+        var channel = await StartAsync();
+        Assert.True(await VirtualClock.UntilAsync(() => channel.State == PersistentChannelState.Connected));
+        _net.ThrowNext = new ArgumentException("Command 0 is not a Modbus command.");
+
+        await Assert.ThrowsAsync<ArgumentException>(() => VirtualClock.RunAsync(channel.PollAsync(Poll, CancellationToken.None), _time, S));
+        var next = await VirtualClock.RunAsync(channel.PollAsync(Poll, CancellationToken.None), _time, S);
+
+        Assert.Equal(OutcomeCode.Success, next.Code);
+    }
+
+    [Fact]
     public void Constructor_BadReconnectStrategy_ArgumentExceptionWithPath()
     {
         var options = Options(new BackoffOptions { Strategy = BackoffStrategyKind.RedialCycle });
