@@ -13,7 +13,7 @@ namespace ChannelManager.Persistence.Sqlite;
 /// "attempt started" must survive a power cut, or a restart could redial too soon), numbered schema
 /// migrations in <c>PRAGMA user_version</c>. One connection, one writer at a time.
 /// </summary>
-public sealed class SqliteStateStore : IStateStore
+public sealed partial class SqliteStateStore : IStateStore
 {
     /// <summary>Schema migrations, applied in order; index + 1 is the schema version. Never edit a shipped one: append.</summary>
     private static readonly string[] Migrations =
@@ -55,6 +55,7 @@ public sealed class SqliteStateStore : IStateStore
             raw_reply TEXT NOT NULL);
         CREATE INDEX ix_transaction_log_outstation ON transaction_log (outstation, id);
         """,
+        HeartbeatMigration,
     ];
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General)
