@@ -3,6 +3,7 @@ using System.Globalization;
 using ChannelManager.Core;
 using ChannelManager.Core.Channels;
 using ChannelManager.Core.Scheduling;
+using ChannelManager.Host.Api;
 using Spectre.Console;
 
 namespace ChannelManager.Host.Demo;
@@ -18,6 +19,12 @@ internal sealed record DemoOptions
 
     /// <summary>Stop (and say so in the summary) if the run takes longer than this in real time.</summary>
     public TimeSpan RealTimeLimit { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Also serve the HTTP API and live dashboard (<c>demo --dashboard</c>) at <see cref="DashboardUrls"/>; null = no dashboard.</summary>
+    public string? DashboardUrls { get; init; }
+
+    /// <summary>With a dashboard: keep serving it after the summary until the run is cancelled (Ctrl+C), so it can be looked at.</summary>
+    public bool HoldDashboard { get; init; }
 }
 
 /// <summary>An operator's on-demand poll (CLI/API "poll now") at a scripted virtual time, and how it ended.</summary>
@@ -76,6 +83,15 @@ internal static class DemoRunner
             new(DemoWorld.VirtualStart + TimeSpan.FromMinutes(130), "RTU-01 Reservoir", "operator: poll now", null),
         }.Where(p => p.At < end).ToList();
 
+        await using var dashboard = options.DashboardUrls is null
+            ? null
+            : await DashboardHost.StartAsync(new DashboardServices(world.Channels, world.Scheduler, world.Ledger, world.Store, world.Time), new ApiOptions { Urls = options.DashboardUrls }, cancellationToken).ConfigureAwait(false);
+        if (dashboard is not null)
+        {
+            console.MarkupLine(CultureInfo.InvariantCulture, "Dashboard: [link]{0}[/] (HTTP API under /api, metrics at /metrics)", dashboard.BaseAddress);
+            console.WriteLine();
+        }
+
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var scheduler = world.Scheduler.RunAsync(stop.Token);
         var view = new View(world, script, end, realTime, realStart);
@@ -116,6 +132,19 @@ internal static class DemoRunner
         var report = await BuildReportAsync(world, script, realTime.GetElapsedTime(realStart), stoppedBecause, cancellationToken).ConfigureAwait(false);
         console.WriteLine();
         WriteSummary(console, world, report);
+        if (dashboard is not null && options.HoldDashboard)
+        {
+            console.MarkupLine(CultureInfo.InvariantCulture, "Dashboard still at [link]{0}[/]; press Ctrl+C to exit.", dashboard.BaseAddress);
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, realTime, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Ctrl+C: the operator has seen enough.
+            }
+        }
+
         return report;
     }
 

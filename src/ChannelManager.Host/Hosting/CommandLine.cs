@@ -4,6 +4,7 @@ using ChannelManager.Core;
 using ChannelManager.Core.Modems;
 using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Scheduling;
+using ChannelManager.Host.Api;
 using ChannelManager.Host.Demo;
 using Microsoft.Extensions.Logging;
 using Serilog.Extensions.Logging;
@@ -29,9 +30,13 @@ internal static class CommandLine
             if (r.GetValue(hours) is not (> 0 and <= 24))
                 r.AddError("--hours must be more than 0 and at most 24.");
         });
+        var dashboard = new Option<bool>("--dashboard") { Description = "Also serve the HTTP API and live dashboard (default http://127.0.0.1:5080, see --dashboard-urls) and keep serving it after the summary until Ctrl+C." };
+        var dashboardUrls = new Option<string>("--dashboard-urls") { Description = "Where --dashboard listens (loopback only).", DefaultValueFactory = _ => new ApiOptions().Urls };
         var demo = new Command("demo", "Run the real scheduler and Channel Manager over the embedded simulated modem bank and scripted outstations for a few simulated hours; needs no hardware and no config.")
         {
             hours,
+            dashboard,
+            dashboardUrls,
         };
         demo.SetAction(async (parseResult, ct) =>
         {
@@ -43,7 +48,13 @@ internal static class CommandLine
                 console.Profile.Width = 160;
             }
 
-            var report = await DemoRunner.RunAsync(console, TimeProvider.System, new DemoOptions { Duration = TimeSpan.FromHours(parseResult.GetValue(hours)), Live = live }, ct).ConfigureAwait(false);
+            var report = await DemoRunner.RunAsync(console, TimeProvider.System, new DemoOptions
+            {
+                Duration = TimeSpan.FromHours(parseResult.GetValue(hours)),
+                Live = live,
+                DashboardUrls = parseResult.GetValue(dashboard) ? parseResult.GetValue(dashboardUrls) : null,
+                HoldDashboard = parseResult.GetValue(dashboard),
+            }, ct).ConfigureAwait(false);
             return report.Completed && report.RepeatCallViolations.Count == 0 && report.ExchangeViolations.Count == 0 ? 0 : 1;
         });
 
