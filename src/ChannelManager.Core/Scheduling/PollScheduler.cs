@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using ChannelManager.Core.Channels;
 using ChannelManager.Core.Persistence;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -37,6 +38,8 @@ public sealed class PollScheduler
     private readonly List<OperatorAlarm> _alarms = [];
     private readonly Channel<OperatorAlarm> _alarmChannel = Channel.CreateUnbounded<OperatorAlarm>();
     private readonly HashSet<Task> _inFlight = [];
+    private readonly Dictionary<string, int> _runningByPool = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (int Limit, DateTimeOffset? ChangesAt)> _limitByPool = new(StringComparer.OrdinalIgnoreCase);
     private TaskCompletionSource _wake = NewSignal();
     private TaskCompletionSource _parkChanged = NewSignal();
     private ParkState _park = new(0, null, 0);
@@ -106,6 +109,13 @@ public sealed class PollScheduler
     /// <summary>Alarms as they are raised, for the host's notifier and the API's stream.</summary>
     public ChannelReader<OperatorAlarm> AlarmReader => _alarmChannel.Reader;
 
+    /// <summary>
+    /// Where the per-pool dispatch limit comes from (issue 6 item 1): with it, each pool runs as many polls as it has
+    /// usable modems (capped by <see cref="SchedulerOptions.MaxConcurrency"/>), following modems going out of and back
+    /// into service; without it, <see cref="SchedulerOptions.MaxConcurrency"/> (default 1) is the limit.
+    /// </summary>
+    public IDialCapacity? Capacity { get; init; }
+
     /// <summary>A snapshot of every outstation, in configuration order.</summary>
     public IReadOnlyList<OutstationStatus> Status
     {
@@ -144,6 +154,8 @@ public sealed class PollScheduler
         if (Interlocked.Exchange(ref _started, 1) == 1)
             throw new InvalidOperationException("The scheduler is already running; create a new one to restart.");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (Capacity is { } capacity)
+            capacity.Changed += OnCapacityChanged;
         try
         {
             await LoadAsync(cancellationToken).ConfigureAwait(false);
@@ -177,6 +189,8 @@ public sealed class PollScheduler
         }
         finally
         {
+            if (Capacity is { } capacity2)
+                capacity2.Changed -= OnCapacityChanged;
             await stop.CancelAsync().ConfigureAwait(false);
             Task[] running;
             lock (_gate)
@@ -284,6 +298,40 @@ public sealed class PollScheduler
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private static string PoolKey(string? pool) => pool ?? ChannelPools.Default;
+
+    /// <summary>A modem went out of or back into service (or was released, faulted, recovered): plan again.</summary>
+    private void OnCapacityChanged(object? sender, EventArgs e)
+    {
+        lock (_gate)
+        {
+            _wake.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// May one more poll of <paramref name="pool"/> start now? Global cap first, then the pool's usable modems (asked
+    /// once per planning pass); when the pool is short because of a quarantine, <paramref name="changesAt"/> says when
+    /// to look again.
+    /// </summary>
+    private bool HasSlot(string pool, out DateTimeOffset? changesAt)
+    {
+        changesAt = null;
+        if (Capacity is not { } capacity)
+            return _running < (_options.MaxConcurrency ?? 1);
+        if (_options.MaxConcurrency is { } cap && _running >= cap)
+            return false;
+        if (!_limitByPool.TryGetValue(pool, out var limit))
+        {
+            var usable = capacity.UsableModemCount(pool, out var at);
+            limit = (usable, at);
+            _limitByPool[pool] = limit;
+        }
+
+        changesAt = limit.ChangesAt;
+        return _runningByPool.GetValueOrDefault(pool) < limit.Limit;
+    }
+
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
@@ -336,6 +384,7 @@ public sealed class PollScheduler
     {
         DateTimeOffset? wakeAt = null;
         void WakeAt(DateTimeOffset t) => wakeAt = wakeAt is { } w && w < t ? w : t;
+        _limitByPool.Clear();
 
         var candidates = _order
             .Where(e => !e.Running)
@@ -389,8 +438,11 @@ public sealed class PollScheduler
                 continue;
             }
 
-            if (_running >= _options.MaxConcurrency)
+            if (!HasSlot(PoolKey(e.Config.Pool), out var capacityChangesAt))
             {
+                if (capacityChangesAt is { } changes)
+                    WakeAt(changes);
+
                 foreach (var w in waiters)
                 {
                     WakeAt(w.RequestedAt + _options.MaxQueueTime);
@@ -434,6 +486,7 @@ public sealed class PollScheduler
             e.Waiters.Clear();
             e.Running = true;
             _running++;
+            _runningByPool[PoolKey(e.Config.Pool)] = _runningByPool.GetValueOrDefault(PoolKey(e.Config.Pool)) + 1;
             var reason = waiters.Count > 0 ? "on demand" : e.Retry.NextDue is not null ? $"retry after {e.Retry.FailedAttempts} failure(s)" : "scheduled";
             Log.PollStarted(_logger, e.Config.Name, e.Config.Number, reason);
             actions.Add(() =>
@@ -483,6 +536,7 @@ public sealed class PollScheduler
                 e.Running = false;
                 e.NotBefore = null;
                 _running--;
+                _runningByPool[PoolKey(e.Config.Pool)]--;
                 _inFlight.RemoveWhere(t => t.IsCompleted);
                 _wake.TrySetResult();
             }
