@@ -1,12 +1,19 @@
 using BenchmarkDotNet.Running;
 using ChannelManager.Benchmarks.LineRate;
+using ChannelManager.Benchmarks.Scale;
 
 // Verbs (docs/performance.md):
 //   line-rate [--seconds 30] [--baud 19200]   FC3 polls over a socat pty: ours vs mbpoll vs the line-rate bound
+//   scale [--workload FILE] [--outstations N] [--modems N] [--hours H]   the scale simulation on a virtual clock
 //   anything else                              BenchmarkDotNet, e.g. `-- --filter *Codec* --job short`
 if (args is ["line-rate", .. var rest])
 {
     return await LineRateBench.RunAsync(rest, CancellationToken.None);
+}
+
+if (args is ["scale", .. var scaleArgs])
+{
+    return await ScaleBench.RunAsync(scaleArgs, CancellationToken.None);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(LineRateBench).Assembly).Run(args);

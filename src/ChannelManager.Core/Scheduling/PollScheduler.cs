@@ -125,6 +125,9 @@ public sealed class PollScheduler
     /// </summary>
     public IDialCapacity? Capacity { get; init; }
 
+    /// <summary>Called under the lock for every dispatched poll with (due time, now): the scale bench's lateness probe.</summary>
+    internal Action<DateTimeOffset, DateTimeOffset>? Dispatched { get; set; }
+
     /// <summary>A snapshot of every outstation, in configuration order.</summary>
     public IReadOnlyList<OutstationStatus> Status
     {
@@ -573,6 +576,7 @@ public sealed class PollScheduler
             Log.PollStarted(_logger, e.Config.Name, e.Config.Number, reason);
         }
 
+        Dispatched?.Invoke(due, now);
         var pollWaiters = waiters.Count == 0 ? [] : waiters;
         actions.Add(() =>
         {
