@@ -121,10 +121,29 @@ internal static class ScaleSimulation
         var nextReport = T0 + TimeSpan.FromHours(1);
         var peak = 0L;
         var step = Stopwatch.StartNew();
+        // Exact signals first (the scheduler announces its rest; each simulated modem says when it has handled every
+        // byte the host wrote), then the thread-pool heuristic for everything else.
+        async Task SettleAsync()
+        {
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            for (var round = 0; round < 3; round++)
+            {
+                foreach (var (modem, _) in ports)
+                    await modem.WhenIdleAsync(bound.Token).ConfigureAwait(false);
+                while (scheduler.CurrentPark(-1) is null && !run.IsCompleted)
+                {
+                    bound.Token.ThrowIfCancellationRequested();
+                    Quiescence.Wait(clock);
+                }
+
+                Quiescence.Wait(clock);
+            }
+        }
+
         while (clock.GetUtcNow() < end)
         {
             step.Restart();
-            Quiescence.Wait(clock);
+            await SettleAsync().ConfigureAwait(false);
             quiet += step.Elapsed;
             if (run.IsCompleted)
                 await run.ConfigureAwait(false);   // a faulted scheduler ends the run with its exception
