@@ -15,6 +15,9 @@ public sealed class ModemChannelManager : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<ModemSlot> _slots;
     private readonly Dictionary<string, OutstationStatistics> _outstations = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Per outstation, the modem its last dial failed on (connection establishment): its next attempt prefers another free modem.</summary>
+    private readonly Dictionary<string, int> _lastFailedOn = new(StringComparer.OrdinalIgnoreCase);
     private readonly ChannelManagerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -57,6 +60,48 @@ public sealed class ModemChannelManager : IAsyncDisposable
             {
                 return new Dictionary<string, OutstationStatistics>(_outstations, StringComparer.OrdinalIgnoreCase);
             }
+        }
+    }
+
+    /// <summary>
+    /// Raised (outside the lock) whenever a modem is released, faulted, recovered or taken out of / returned to
+    /// service — every change that can alter <see cref="UsableModemCount(string?)"/>. The scheduler re-plans on it.
+    /// </summary>
+    public event EventHandler? UsableModemsChanged;
+
+    /// <summary>
+    /// Dial-out modems of <paramref name="pool"/> that can take a call now or when their current call ends: not out of
+    /// service, not reserved for dial-in, not quarantined (a quarantine that is over counts, as <c>TryTake</c> would
+    /// take that modem). The scheduler's dispatch concurrency (issue 6 item 1).
+    /// </summary>
+    public int UsableModemCount(string? pool) => UsableModemCount(pool, out _);
+
+    /// <param name="pool">The pool (null = default).</param>
+    /// <param name="nextQuarantineEnd">The earliest end of a running quarantine in the pool: the count may rise then without an event.</param>
+    public int UsableModemCount(string? pool, out DateTimeOffset? nextQuarantineEnd)
+    {
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            var count = 0;
+            nextQuarantineEnd = null;
+            foreach (var slot in _slots)
+            {
+                if (slot.OutOfService || slot.Role.ReservedForDialIn || !slot.Serves(pool))
+                {
+                    continue;
+                }
+
+                if (slot.Availability == ModemAvailability.Quarantined && slot.QuarantinedUntil is { } q && q > now)
+                {
+                    nextQuarantineEnd = Min(nextQuarantineEnd, q);
+                    continue;
+                }
+
+                count++;
+            }
+
+            return count;
         }
     }
 
@@ -111,6 +156,11 @@ public sealed class ModemChannelManager : IAsyncDisposable
             switch (attempt.Code.Category())
             {
                 case OutcomeCategory.Success:
+                    lock (_gate)
+                    {
+                        _lastFailedOn.Remove(request.Outstation);
+                    }
+
                     var connected = Finish(request, OutcomeCode.Success, slot.Name, attempt.RawReply, tried, started).Outcome;
                     return new ConnectResult(connected, new ChannelLease(this, slot, connected));
 
@@ -129,6 +179,11 @@ public sealed class ModemChannelManager : IAsyncDisposable
                 case OutcomeCategory.ConnectionEstablishment:
                     // Seed 004 row 2: a dial went out. Not retried here (BABT / repeat-call rules), counted
                     // against the outstation; the modem is released on-hook and keeps its clean record.
+                    lock (_gate)
+                    {
+                        _lastFailedOn[request.Outstation] = slot.Index;
+                    }
+
                     await ReleaseAsync(slot, hangUp: true).ConfigureAwait(false);
                     return Finish(request, attempt.Code, slot.Name, attempt.RawReply, tried, started);
 
@@ -332,7 +387,10 @@ public sealed class ModemChannelManager : IAsyncDisposable
             nextEligibleAt = null;
 
             // Round-robin from the last modem used (design.md §2).
-            var ordered = pool.OrderBy(s => (s.Index - _lastUsed - 1 + _slots.Count) % _slots.Count).ToList();
+            // Seed 004 ("the next attempt after a failure goes to the next available modem"): the modem this
+            // outstation's last dial failed on goes last, so a free different modem takes the retry.
+            var failedOn = _lastFailedOn.GetValueOrDefault(request.Outstation, -1);
+            var ordered = pool.OrderBy(s => s.Index == failedOn ? 1 : 0).ThenBy(s => (s.Index - _lastUsed - 1 + _slots.Count) % _slots.Count).ToList();
             IEnumerable<ModemSlot> candidates = _options.Selection == ModemSelection.HighestQuality
                 ? ordered.OrderByDescending(s => s.Quality)
                 : ordered.OrderBy(s => s.Faulted ? 1 : 0).ThenByDescending(s => s.Quality == _options.MaxQuality);
@@ -723,6 +781,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
 
         previous.TrySetResult();
+        UsableModemsChanged?.Invoke(this, EventArgs.Empty);
     }
 
     /// <summary>A copy of the per-code failure counts with one more <paramref name="code"/> (statistics are immutable snapshots).</summary>

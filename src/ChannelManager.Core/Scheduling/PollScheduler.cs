@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using ChannelManager.Core.Channels;
 using ChannelManager.Core.Persistence;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -37,6 +38,16 @@ public sealed class PollScheduler
     private readonly List<OperatorAlarm> _alarms = [];
     private readonly Channel<OperatorAlarm> _alarmChannel = Channel.CreateUnbounded<OperatorAlarm>();
     private readonly HashSet<Task> _inFlight = [];
+    private readonly Dictionary<string, int> _runningByPool = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (int Limit, DateTimeOffset? ChangesAt)> _limitByPool = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> _fullPools = new(StringComparer.OrdinalIgnoreCase);
+    private readonly PriorityQueue<(Entry Entry, int Version), DateTimeOffset> _timeline = new();
+    private readonly PriorityQueue<(Entry Entry, int Version), DateTimeOffset> _deadlines = new();
+    private readonly SortedSet<Entry> _ready = new(ReadyOrder.Instance);
+    private readonly HashSet<Entry> _withWaiters = [];
+    private readonly List<Entry> _touched = [];
+    private readonly int _poolCount;
+    private DateTimeOffset? _planWake;
     private TaskCompletionSource _wake = NewSignal();
     private TaskCompletionSource _parkChanged = NewSignal();
     private ParkState _park = new(0, null, 0);
@@ -84,7 +95,8 @@ public sealed class PollScheduler
         _time = timeProvider;
         _random = random;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _order = [.. list.Select(o => new Entry(o))];
+        _order = [.. list.Select((o, i) => new Entry(o, i))];
+        _poolCount = _order.Select(e => PoolKey(e.Config.Pool)).Distinct(StringComparer.OrdinalIgnoreCase).Count();
         foreach (var e in _order)
         {
             _entries.Add(e.Config.Name, e);
@@ -105,6 +117,16 @@ public sealed class PollScheduler
 
     /// <summary>Alarms as they are raised, for the host's notifier and the API's stream.</summary>
     public ChannelReader<OperatorAlarm> AlarmReader => _alarmChannel.Reader;
+
+    /// <summary>
+    /// Where the per-pool dispatch limit comes from (issue 6 item 1): with it, each pool runs as many polls as it has
+    /// usable modems (capped by <see cref="SchedulerOptions.MaxConcurrency"/>), following modems going out of and back
+    /// into service; without it, <see cref="SchedulerOptions.MaxConcurrency"/> (default 1) is the limit.
+    /// </summary>
+    public IDialCapacity? Capacity { get; init; }
+
+    /// <summary>Called under the lock for every dispatched poll with (due time, now): the scale bench's lateness probe.</summary>
+    internal Action<DateTimeOffset, DateTimeOffset>? Dispatched { get; set; }
 
     /// <summary>A snapshot of every outstation, in configuration order.</summary>
     public IReadOnlyList<OutstationStatus> Status
@@ -144,6 +166,8 @@ public sealed class PollScheduler
         if (Interlocked.Exchange(ref _started, 1) == 1)
             throw new InvalidOperationException("The scheduler is already running; create a new one to restart.");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (Capacity is { } capacity)
+            capacity.Changed += OnCapacityChanged;
         try
         {
             await LoadAsync(cancellationToken).ConfigureAwait(false);
@@ -177,6 +201,8 @@ public sealed class PollScheduler
         }
         finally
         {
+            if (Capacity is { } capacity2)
+                capacity2.Changed -= OnCapacityChanged;
             await stop.CancelAsync().ConfigureAwait(false);
             Task[] running;
             lock (_gate)
@@ -222,6 +248,7 @@ public sealed class PollScheduler
             if (!_entries.TryGetValue(outstation, out var e))
                 throw new ArgumentException($"Unknown outstation '{outstation}'.", nameof(outstation));
             e.Waiters.Add(waiter);
+            _withWaiters.Add(e);
             _wake.TrySetResult();
         }
 
@@ -284,6 +311,40 @@ public sealed class PollScheduler
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private static string PoolKey(string? pool) => pool ?? ChannelPools.Default;
+
+    /// <summary>A modem went out of or back into service (or was released, faulted, recovered): plan again.</summary>
+    private void OnCapacityChanged(object? sender, EventArgs e)
+    {
+        lock (_gate)
+        {
+            _wake.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// May one more poll of <paramref name="pool"/> start now? Global cap first, then the pool's usable modems (asked
+    /// once per planning pass); when the pool is short because of a quarantine, <paramref name="changesAt"/> says when
+    /// to look again.
+    /// </summary>
+    private bool HasSlot(string pool, out DateTimeOffset? changesAt)
+    {
+        changesAt = null;
+        if (Capacity is not { } capacity)
+            return _running < (_options.MaxConcurrency ?? 1);
+        if (_options.MaxConcurrency is { } cap && _running >= cap)
+            return false;
+        if (!_limitByPool.TryGetValue(pool, out var limit))
+        {
+            var usable = capacity.UsableModemCount(pool, out var at);
+            limit = (usable, at);
+            _limitByPool[pool] = limit;
+        }
+
+        changesAt = limit.ChangesAt;
+        return _runningByPool.GetValueOrDefault(pool) < limit.Limit;
+    }
+
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
@@ -327,33 +388,46 @@ public sealed class PollScheduler
 
         lock (_gate)
         {
+            foreach (var e in _order)
+            {
+                if (!e.Queued && !e.Running)
+                    Reindex(e);
+            }
+
             Log.Resumed(_logger, _order.Count, _order.Count(e => e.Retry.NextDue is not null), recovered.Count);
         }
     }
 
-    /// <summary>One pass under the lock: time out, defer or dispatch every due request; returns when to wake up next.</summary>
+    /// <summary>
+    /// One pass under the lock: time out, defer or dispatch every due request; returns when to wake up next.
+    /// Cost is proportional to what changes (due entries, dispatches), not to the number of outstations (issue 9):
+    /// not-yet-due entries wait in <see cref="_timeline"/> (a min-heap on due time), due ones in <see cref="_ready"/>
+    /// (sorted by priority, due time, name), and scheduled queue deadlines in <see cref="_deadlines"/>.
+    /// </summary>
     private DateTimeOffset? Plan(DateTimeOffset now, List<Func<Task>> actions, CancellationToken stop)
     {
-        DateTimeOffset? wakeAt = null;
-        void WakeAt(DateTimeOffset t) => wakeAt = wakeAt is { } w && w < t ? w : t;
+        _planWake = null;
+        _limitByPool.Clear();
+        _fullPools.Clear();
 
-        var candidates = _order
-            .Where(e => !e.Running)
-            .Select(e => (Entry: e, Due: DueAt(e)))
-            .Where(x => x.Entry.Waiters.Count > 0 || x.Due <= now)
-            .OrderByDescending(x => x.Entry.Waiters.Count > 0)
-            .ThenByDescending(x => x.Entry.Config.Priority)
-            .ThenBy(x => x.Due)
-            .ThenBy(x => x.Entry.Config.Name, StringComparer.Ordinal)
-            .ToList();
-        foreach (var e in _order.Where(e => !e.Running && !candidates.Any(c => c.Entry == e)))
+        // Everything that fell due joins the ready queue, with its queue deadline.
+        while (_timeline.TryPeek(out var item, out var due) && due <= now)
         {
-            WakeAt(DueAt(e));
+            _timeline.Dequeue();
+            var e = item.Entry;
+            if (item.Version != e.Version || e.Running || e.Queued)
+                continue;
+            e.ReadyDue = due;
+            e.Queued = true;
+            _ready.Add(e);
+            _deadlines.Enqueue((e, e.Version), QueuedSince(due) + _options.MaxQueueTime);
         }
 
         // On-demand requests for an outstation whose poll is still running wait for the next one, within MaxQueueTime too.
-        foreach (var e in _order.Where(e => e.Running && e.Waiters.Count > 0))
+        foreach (var e in _withWaiters)
         {
+            if (!e.Running)
+                continue;
             var expired = e.Waiters.Where(w => now - w.RequestedAt >= _options.MaxQueueTime).ToList();
             if (expired.Count > 0)
             {
@@ -368,88 +442,184 @@ public sealed class PollScheduler
             }
         }
 
-        foreach (var (e, due) in candidates)
+        // On-demand requests first (issue 6: they run ahead of every scheduled poll), then expired scheduled polls,
+        // then the ready queue in order until every pool is full.
+        if (_withWaiters.Count > 0)
         {
-            var scheduled = due <= now;
-            var waiters = e.Waiters.ToList();
-
-            // Queue timeout (issue 6: "a priority queue with max queue time"): each request waits at most MaxQueueTime.
-            var expired = waiters.Where(w => now - w.RequestedAt >= _options.MaxQueueTime).ToList();
-            var queuedSince = due > _startedAt ? due : _startedAt;
-            var scheduledExpired = scheduled && now - queuedSince >= _options.MaxQueueTime;
-            if (expired.Count > 0 || scheduledExpired)
+            foreach (var e in _withWaiters.Where(e => !e.Running).OrderByDescending(e => e.Config.Priority).ThenBy(DueAt).ThenBy(e => e.Config.Name, StringComparer.Ordinal).ToList())
             {
-                e.Waiters.RemoveAll(expired.Contains);
-                if (scheduledExpired)
-                    e.NotBefore = now + e.Config.Interval;
-                var waited = now - (scheduledExpired ? queuedSince : expired.Min(w => w.RequestedAt));
-                var outcome = Refused(e, OutcomeCode.QueueTimeout, $"no free modem within {_options.MaxQueueTime}", now, null);
-                Log.QueueTimeout(_logger, e.Config.Name, waited, DueAt(e));
-                actions.Add(() => FinishWithoutDialAsync(outcome, expired, stop));
-                continue;
+                Consider(e, DueAt(e), now, actions, stop);
             }
-
-            if (_running >= _options.MaxConcurrency)
-            {
-                foreach (var w in waiters)
-                {
-                    WakeAt(w.RequestedAt + _options.MaxQueueTime);
-                }
-
-                if (scheduled)
-                    WakeAt(queuedSince + _options.MaxQueueTime);
-                continue;
-            }
-
-            // Ask the guard before taking a slot: a refused number must not hold a modem's place in the queue.
-            var guard = _book.Check(e.Config.Number, now);
-            if (!guard.Allowed)
-            {
-                var next = guard.Refusal switch
-                {
-                    GuardRefusal.AttemptInProgress => now + InProgressRecheck,
-                    _ => guard.NextAllowedAt ?? now + e.Config.Interval,
-                };
-                if (scheduled)
-                {
-                    e.NotBefore = next;
-                    Log.GuardDeferred(_logger, e.Config.Name, e.Config.Number, guard.Refusal, next);
-                }
-
-                RaiseLedgerAlarm(e, now);
-                e.Waiters.Clear();
-                if (waiters.Count > 0)
-                {
-                    var outcome = Refused(e, OutcomeCode.RepeatCallLimit, $"{guard.Refusal}: {guard.Detail}", now, guard.NextAllowedAt);
-                    actions.Add(() => FinishWithoutDialAsync(outcome, waiters, stop));
-                }
-                else
-                {
-                    WakeAt(DueAt(e));
-                }
-
-                continue;
-            }
-
-            e.Waiters.Clear();
-            e.Running = true;
-            _running++;
-            var reason = waiters.Count > 0 ? "on demand" : e.Retry.NextDue is not null ? $"retry after {e.Retry.FailedAttempts} failure(s)" : "scheduled";
-            Log.PollStarted(_logger, e.Config.Name, e.Config.Number, reason);
-            actions.Add(() =>
-            {
-                var task = PollAsync(e, waiters, stop);
-                lock (_gate)
-                {
-                    if (!task.IsCompleted)
-                        _inFlight.Add(task);
-                }
-
-                return Task.CompletedTask;
-            });
         }
 
-        return wakeAt;
+        while (_deadlines.TryPeek(out var item, out var deadline) && deadline <= now)
+        {
+            _deadlines.Dequeue();
+            if (item.Version == item.Entry.Version && item.Entry.Queued && !item.Entry.Touched)
+                Consider(item.Entry, item.Entry.ReadyDue, now, actions, stop);
+        }
+
+        foreach (var e in _ready)
+        {
+            if (e.Touched)
+                continue;
+            if (Consider(e, e.ReadyDue, now, actions, stop) == Disposition.NoSlot && (Capacity is null || _fullPools.Count >= _poolCount))
+                break;
+        }
+
+        foreach (var e in _touched)
+        {
+            Reindex(e);
+        }
+
+        _touched.Clear();
+        _withWaiters.RemoveWhere(e => e.Waiters.Count == 0);
+
+        // Sleep until the next entry falls due or a queued poll reaches its deadline (stale heap items dropped here).
+        while (_timeline.TryPeek(out var item, out var due))
+        {
+            if (item.Version == item.Entry.Version && !item.Entry.Running && !item.Entry.Queued)
+            {
+                WakeAt(due);
+                break;
+            }
+
+            _timeline.Dequeue();
+        }
+
+        while (_deadlines.TryPeek(out var item, out var deadline))
+        {
+            if (item.Version == item.Entry.Version && item.Entry.Queued)
+            {
+                WakeAt(deadline);
+                break;
+            }
+
+            _deadlines.Dequeue();
+        }
+
+        return _planWake;
+    }
+
+    /// <summary>Decides one queued request: time it out, leave it queued (no slot), defer it (guard) or dispatch it.</summary>
+    private Disposition Consider(Entry e, DateTimeOffset due, DateTimeOffset now, List<Func<Task>> actions, CancellationToken stop)
+    {
+        var scheduled = due <= now;
+        var waiters = e.Waiters.Count == 0 ? NoWaiters : e.Waiters.ToList();
+
+        // Queue timeout (issue 6: "a priority queue with max queue time"): each request waits at most MaxQueueTime.
+        var expired = waiters.Count == 0 ? NoWaiters : waiters.Where(w => now - w.RequestedAt >= _options.MaxQueueTime).ToList();
+        var queuedSince = QueuedSince(due);
+        var scheduledExpired = scheduled && now - queuedSince >= _options.MaxQueueTime;
+        if (expired.Count > 0 || scheduledExpired)
+        {
+            e.Waiters.RemoveAll(expired.Contains);
+            if (scheduledExpired)
+                e.NotBefore = now + e.Config.Interval;
+            var waited = now - (scheduledExpired ? queuedSince : expired.Min(w => w.RequestedAt));
+            var outcome = Refused(e, OutcomeCode.QueueTimeout, $"no free modem within {_options.MaxQueueTime}", now, null);
+            Log.QueueTimeout(_logger, e.Config.Name, waited, DueAt(e));
+            actions.Add(() => FinishWithoutDialAsync(outcome, expired, stop));
+            Touch(e);
+            return Disposition.TimedOut;
+        }
+
+        var pool = PoolKey(e.Config.Pool);
+        if (!HasSlot(pool, out var capacityChangesAt))
+        {
+            _fullPools.Add(pool);
+            if (capacityChangesAt is { } changes)
+                WakeAt(changes);
+
+            foreach (var w in waiters)
+            {
+                WakeAt(w.RequestedAt + _options.MaxQueueTime);
+            }
+
+            return Disposition.NoSlot;
+        }
+
+        // Ask the guard before taking a slot: a refused number must not hold a modem's place in the queue.
+        var guard = _book.Check(e.Config.Number, now);
+        if (!guard.Allowed)
+        {
+            var next = guard.Refusal switch
+            {
+                GuardRefusal.AttemptInProgress => now + InProgressRecheck,
+                _ => guard.NextAllowedAt ?? now + e.Config.Interval,
+            };
+            if (scheduled)
+            {
+                e.NotBefore = next;
+                Log.GuardDeferred(_logger, e.Config.Name, e.Config.Number, guard.Refusal, next);
+            }
+
+            RaiseLedgerAlarm(e, now);
+            e.Waiters.Clear();
+            if (waiters.Count > 0)
+            {
+                var outcome = Refused(e, OutcomeCode.RepeatCallLimit, $"{guard.Refusal}: {guard.Detail}", now, guard.NextAllowedAt);
+                actions.Add(() => FinishWithoutDialAsync(outcome, waiters, stop));
+            }
+
+            Touch(e);
+            return Disposition.Deferred;
+        }
+
+        e.Waiters.Clear();
+        e.Running = true;
+        _running++;
+        _runningByPool[pool] = _runningByPool.GetValueOrDefault(pool) + 1;
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            var reason = waiters.Count > 0 ? "on demand" : e.Retry.NextDue is not null ? $"retry after {e.Retry.FailedAttempts} failure(s)" : "scheduled";
+            Log.PollStarted(_logger, e.Config.Name, e.Config.Number, reason);
+        }
+
+        Dispatched?.Invoke(due, now);
+        var pollWaiters = waiters.Count == 0 ? [] : waiters;
+        actions.Add(() =>
+        {
+            var task = PollAsync(e, pollWaiters, stop);
+            lock (_gate)
+            {
+                if (!task.IsCompleted)
+                    _inFlight.Add(task);
+            }
+
+            return Task.CompletedTask;
+        });
+        Touch(e);
+        return Disposition.Dispatched;
+    }
+
+    private DateTimeOffset QueuedSince(DateTimeOffset due) => due > _startedAt ? due : _startedAt;
+
+    private void WakeAt(DateTimeOffset t) => _planWake = _planWake is { } w && w < t ? w : t;
+
+    private void Touch(Entry e)
+    {
+        e.Touched = true;
+        _touched.Add(e);
+    }
+
+    /// <summary>
+    /// After anything that moves <paramref name="e"/>'s due time (a poll ended, a guard deferral, a queue timeout, a
+    /// restart): take it out of the ready queue and, unless it is running, file it under its new due time. Old heap
+    /// items are left behind and skipped by their stale <see cref="Entry.Version"/>.
+    /// </summary>
+    private void Reindex(Entry e)
+    {
+        e.Version++;
+        e.Touched = false;
+        if (e.Queued)
+        {
+            _ready.Remove(e);
+            e.Queued = false;
+        }
+
+        if (!e.Running)
+            _timeline.Enqueue((e, e.Version), DueAt(e));
     }
 
     private async Task PollAsync(Entry e, List<OnDemand> waiters, CancellationToken stop)
@@ -482,7 +652,9 @@ public sealed class PollScheduler
             {
                 e.Running = false;
                 e.NotBefore = null;
+                Reindex(e);
                 _running--;
+                _runningByPool[PoolKey(e.Config.Pool)]--;
                 _inFlight.RemoveWhere(t => t.IsCompleted);
                 _wake.TrySetResult();
             }
@@ -555,6 +727,7 @@ public sealed class PollScheduler
             if (exhausted is not null)
                 AddAlarm(exhausted);
             RaiseLedgerAlarm(e, now);
+            Reindex(e);
             Log.PollCompleted(_logger, config.Name, outcome.Modem, outcome.Code, DueAt(e));
         }
     }
@@ -640,9 +813,56 @@ public sealed class PollScheduler
 
     private sealed record OnDemand(TaskCompletionSource<PollOutcome> Completion, DateTimeOffset RequestedAt);
 
-    private sealed class Entry(OutstationSchedule config)
+    private enum Disposition
+    {
+        Dispatched,
+        NoSlot,
+        Deferred,
+        TimedOut,
+    }
+
+    private static readonly List<OnDemand> NoWaiters = [];
+
+    /// <summary>Ready-queue order (issue 6): higher priority first, then the earlier due time, then the name.</summary>
+    private sealed class ReadyOrder : IComparer<Entry>
+    {
+        public static readonly ReadyOrder Instance = new();
+
+        public int Compare(Entry? x, Entry? y)
+        {
+            if (ReferenceEquals(x, y))
+                return 0;
+            if (x is null)
+                return -1;
+            if (y is null)
+                return 1;
+            var c = y.Config.Priority.CompareTo(x.Config.Priority);
+            if (c != 0)
+                return c;
+            c = x.ReadyDue.CompareTo(y.ReadyDue);
+            if (c != 0)
+                return c;
+            c = string.CompareOrdinal(x.Config.Name, y.Config.Name);
+            return c != 0 ? c : x.Index.CompareTo(y.Index);
+        }
+    }
+
+    private sealed class Entry(OutstationSchedule config, int index)
     {
         public OutstationSchedule Config { get; } = config;
+
+        public int Index { get; } = index;
+
+        /// <summary>Bumped whenever the due time may have moved: heap items with an older version are stale.</summary>
+        public int Version { get; set; }
+
+        /// <summary>In the ready queue, keyed by <see cref="ReadyDue"/> (fixed while queued).</summary>
+        public bool Queued { get; set; }
+
+        public DateTimeOffset ReadyDue { get; set; }
+
+        /// <summary>Decided in the current planning pass; re-indexed at its end.</summary>
+        public bool Touched { get; set; }
 
         public RetrySchedule Retry { get; set; } = RetrySchedule.Initial;
 

@@ -71,7 +71,13 @@ public sealed class PollTransaction(ModemChannelManager channels, RepeatCallBook
         ProtocolResult? protocol = null;
         try
         {
-            var connect = await channels.ConnectAsync(new CallRequest(request.Outstation, request.Number, request.Pool), cancellationToken).ConfigureAwait(false);
+            // After BLACKLISTED / DELAYED from one modem, another modem may dial the number only if the pool-wide
+            // ledger would allow one more attempt now (research §3.5: the modem's counter disagrees with ours).
+            var call = new CallRequest(request.Outstation, request.Number, request.Pool)
+            {
+                MayTryNextModem = _ => ledger.CheckAnotherAttempt(request.Number, timeProvider.GetUtcNow()).Allowed,
+            };
+            var connect = await channels.ConnectAsync(call, cancellationToken).ConfigureAwait(false);
             (code, modem, reply, tried) = (connect.Outcome.Code, connect.Outcome.Modem, connect.Outcome.RawReply, connect.Outcome.ModemsTried);
             if (connect.Lease is { } lease)
             {

@@ -65,6 +65,25 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
     public GuardDecision Check(string number, DateTimeOffset now, string? modem = null) =>
         RepeatCallGuard.Check(_ledgers.TryGetValue(number, out var l) ? l : new NumberLedger(number), Profile, now, modem);
 
+    /// <summary>
+    /// Would the ledger allow one MORE attempt at <paramref name="number"/> now, on top of the one in progress? Asked
+    /// when a modem refused the dial itself with BLACKLISTED / DELAYED (<see cref="OutcomeCode.CallBarredByModem"/>)
+    /// before the same attempt goes to another modem (<see cref="Channels.CallRequest.MayTryNextModem"/>): the modem's
+    /// own counter says the number has been dialled too often, so the refused dial is treated as if it had reached the
+    /// line (a counted failure, on-hook now) and the guard is asked about the next one — spacing, attempt limit, lock,
+    /// and a block by <paramref name="modem"/>. Conservative by design: the modem may know of dials the ledger missed.
+    /// Records nothing (the real outcome is recorded by <see cref="CompleteAsync"/>); with no attempt in progress it is
+    /// <see cref="Check"/>.
+    /// </summary>
+    public GuardDecision CheckAnotherAttempt(string number, DateTimeOffset now, string? modem = null)
+    {
+        var current = LedgerOf(number);
+        if (current.InProgress is null)
+            return RepeatCallGuard.Check(current, Profile, now, modem);
+        var ifCounted = RepeatCallGuard.RecordOutcome(current, Profile, new AttemptResult(OutcomeCode.DialTimeout, now) { RawReply = "(hypothetical: modem refused the dial)" }).Ledger;
+        return RepeatCallGuard.Check(ifCounted, Profile, now, modem);
+    }
+
     /// <summary>The ledger of <paramref name="number"/>, or a fresh one if it was never dialled.</summary>
     public NumberLedger LedgerOf(string number) => _ledgers.TryGetValue(number, out var l) ? l : new NumberLedger(number);
 

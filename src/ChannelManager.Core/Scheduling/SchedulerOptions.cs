@@ -7,9 +7,13 @@ namespace ChannelManager.Core.Scheduling;
 /// <summary>The poll scheduler's own settings (issue 6 item 1), bound from <c>"Scheduler": { … }</c>.</summary>
 public sealed class SchedulerOptions
 {
-    /// <summary>Polls running at once. Set it to the number of usable dial-out modems: more only queues inside the Channel Manager.</summary>
+    /// <summary>
+    /// Cap on polls running at once. With an <see cref="IDialCapacity"/> (<see cref="PollScheduler.Capacity"/>) the
+    /// scheduler runs as many polls per pool as that pool has usable modems, never more than this cap (null = no cap);
+    /// without one, this is the limit (null = 1).
+    /// </summary>
     [Range(1, 1024)]
-    public int MaxConcurrency { get; set; } = 1;
+    public int? MaxConcurrency { get; set; }
 
     /// <summary>How long a due poll may wait for a free slot before it ends as <see cref="OutcomeCode.QueueTimeout"/> and is rescheduled.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]

@@ -1,0 +1,72 @@
+using System.Globalization;
+using ChannelManager.Core;
+
+namespace ChannelManager.Benchmarks.Scale;
+
+/// <summary>
+/// <c>scale [--workload FILE] [--outstations N] [--modems N] [--hours H] [--quiet]</c>: the scale simulation (issue 9
+/// item 2). Prints the figures and GOAL MET / GOAL MISSED lines; exit code 1 when a repeat-call violation was found.
+/// </summary>
+internal static class ScaleBench
+{
+    private static readonly TimeSpan WallGoal = TimeSpan.FromSeconds(10);
+    private const double UtilisationGoal = 0.97;
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        string? path = null;
+        int? outstations = null, modems = null;
+        double? hours = null;
+        var quiet = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--workload": path = args[++i]; break;
+                case "--outstations": outstations = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--modems": modems = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--hours": hours = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--quiet": quiet = true; break;
+                default:
+                    await Console.Error.WriteLineAsync($"scale: unknown option '{args[i]}'").ConfigureAwait(false);
+                    return 2;
+            }
+        }
+
+        path ??= Path.Combine(AppContext.BaseDirectory, "workloads", "scale-10k.json");
+        var workload = ScaleWorkload.Load(path).With(outstations, modems, hours);
+        Console.WriteLine(F($"== scale: {workload.Outstations} outstations, {workload.Modems} modems, {workload.Hours} h simulated, profile {workload.Profile} ({Path.GetFileName(path)}), {Environment.ProcessorCount} cores"));
+        var result = await ScaleSimulation.RunAsync(workload, quiet ? null : Console.Out, cancellationToken).ConfigureAwait(false);
+        Print(result, Console.Out);
+        return result.RepeatCallViolations.Count == 0 && result.ExchangeViolations.Count == 0 ? 0 : 1;
+    }
+
+    public static void Print(ScaleResult r, TextWriter o)
+    {
+        o.WriteLine(F($"wall time                 {r.Wall.TotalSeconds,10:F2} s"));
+        o.WriteLine(F($"simulated calls           {r.SimulatedCalls,10} (exchange call log; {r.ReachedLine} reached the line)"));
+        o.WriteLine(F($"polls run / completed     {r.PollsRun,10} / {r.CompletedPolls}"));
+        o.WriteLine("outcomes                  " + string.Join(", ", r.Outcomes.OrderByDescending(kv => kv.Value).Select(kv => F($"{kv.Key} {kv.Value}"))));
+        o.WriteLine(F($"modem busy time           {r.ModemBusy.TotalHours,10:F1} h (set-up to hang-up, all modems)"));
+        o.WriteLine(F($"physical bound            {r.PhysicalBound.TotalHours,10:F1} h ({r.Workload.Modems} modems x {r.Workload.Hours} h)"));
+        o.WriteLine(F($"demand estimate           {r.DemandEstimate.TotalHours,10:F1} h (polls due x mean dialled-poll modem time)"));
+        o.WriteLine(F($"utilisation               {r.Utilisation * 100,10:F1} % of min(demand, bound) = {r.Bound.TotalHours:F1} h"));
+        o.WriteLine(F($"repeat-call violations    {r.RepeatCallViolations.Count,10} (independent {r.Workload.Profile} check of the exchange call log)"));
+        o.WriteLine(F($"exchange violations       {r.ExchangeViolations.Count,10} (modem in two calls, line dialled twice)"));
+        o.WriteLine(F($"lateness p50 / p99        {r.LatenessP50.TotalSeconds,10:F1} s / {r.LatenessP99.TotalSeconds:F1} s (dispatch - due)"));
+        o.WriteLine(F($"peak working set          {r.PeakWorkingSet / (1024.0 * 1024),10:F0} MB"));
+        o.WriteLine(F($"virtual clock             {r.Steps,10} steps, {r.TimersFired} timers fired"));
+        o.WriteLine("where the wall time went:");
+        foreach (var (what, time) in r.Breakdown)
+            o.WriteLine(F($"  {what,-52} {time.TotalSeconds,8:F2} s"));
+        foreach (var v in r.RepeatCallViolations.Concat(r.ExchangeViolations).Take(10))
+            o.WriteLine("  VIOLATION " + v);
+        o.WriteLine(Goal(r.Wall <= WallGoal, F($"wall {r.Wall.TotalSeconds:F1} s (goal <= {WallGoal.TotalSeconds:F0} s)")));
+        o.WriteLine(Goal(r.Utilisation >= UtilisationGoal, F($"utilisation {r.Utilisation * 100:F1} % of the bound (goal >= {UtilisationGoal * 100:F0} %)")));
+        o.WriteLine(Goal(r.RepeatCallViolations.Count == 0 && r.ExchangeViolations.Count == 0, F($"{r.RepeatCallViolations.Count + r.ExchangeViolations.Count} violations (goal 0)")));
+    }
+
+    private static string Goal(bool met, string what) => (met ? "GOAL MET:    " : "GOAL MISSED: ") + what;
+
+    private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
