@@ -209,7 +209,7 @@ internal sealed class DemoWorld : IAsyncDisposable
                 }
             }
 
-            var scheduler = new PollScheduler(outstations.Select(o => o.Schedule), executor, ledger, store, options, clock, Random, events);
+            var scheduler = new PollScheduler(outstations.Select(o => o.Schedule), executor, ledger, store, options, clock, Random, events) { Capacity = new ChannelManagerCapacity(channels) };
             return new DemoWorld(clock, exchange, channels, ledger, store, databasePath, executor, scheduler, events, outstations, bank, stop);
         }
         catch

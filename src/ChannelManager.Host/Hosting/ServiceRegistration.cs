@@ -54,7 +54,11 @@ internal static class ServiceRegistration
                 settings.Scheduler,
                 time,
                 Random.Shared.NextDouble,
-                sp.GetRequiredService<ILogger<PollScheduler>>());
+                sp.GetRequiredService<ILogger<PollScheduler>>())
+            {
+                // Issue 6: as many polls at once as each pool has usable modems (Scheduler.MaxConcurrency, if set, caps it).
+                Capacity = new ChannelManagerCapacity(sp.GetRequiredService<ModemChannelManager>()),
+            };
         });
         services.AddSingleton<ServiceExitState>();
         services.AddHostedService<ChannelManagerService>();
