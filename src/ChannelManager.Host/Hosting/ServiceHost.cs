@@ -100,4 +100,33 @@ internal static class ServiceHost
             await Serilog.Log.CloseAndFlushAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// The host setting through which a test's <c>WebApplicationFactory&lt;Program&gt;</c> names the configuration file
+    /// to run (see Program.cs). The factory starts the entry point with nothing but <c>--key=value</c> host settings,
+    /// always including the application name; only that shape with this key is taken as a test host.
+    /// </summary>
+    public const string TestHostConfigKey = "ChannelManagerTestHost:Config";
+
+    private const string TestHostApplicationNameKey = "applicationName";
+
+    public static bool TryGetTestHostConfigPath(IReadOnlyList<string> args, out string configPath)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        configPath = string.Empty;
+        var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var arg in args)
+        {
+            // A verb, an option without a value or a short option: a person typed this, so it is the command line's.
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (!arg.StartsWith("--", StringComparison.Ordinal) || eq < 3)
+                return false;
+            settings[arg[2..eq]] = arg[(eq + 1)..];
+        }
+
+        if (!settings.ContainsKey(TestHostApplicationNameKey) || !settings.TryGetValue(TestHostConfigKey, out var path) || string.IsNullOrWhiteSpace(path))
+            return false;
+        configPath = path;
+        return true;
+    }
 }

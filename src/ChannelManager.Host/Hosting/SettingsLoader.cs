@@ -79,6 +79,31 @@ internal static class SettingsLoader
         return Bind(root, baseDirectory);
     }
 
+    /// <summary>
+    /// <see cref="Load"/> on a JSON document held in memory, with no environment or command-line sources: the same
+    /// JSON parser and the same binding, without a temporary file per document (the config fuzz target).
+    /// </summary>
+    internal static SettingsLoadResult LoadJson(string json, string baseDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentException.ThrowIfNullOrWhiteSpace(baseDirectory);
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
+        IConfigurationRoot root;
+        try
+        {
+            root = new ConfigurationBuilder().AddJsonStream(stream).Build();
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or FormatException or InvalidDataException)
+        {
+            // The file provider wraps the parser's JsonException/FormatException in InvalidDataException; the stream
+            // provider does not. Either way it is the one "$" error Load reports for a malformed file.
+            var empty = new ConfigurationBuilder().Build();
+            return new SettingsLoadResult(new ChannelManagerSettings(), [new ConfigError("$", $"cannot read the JSON document: {Flatten(ex)}")], empty, empty, baseDirectory) { FileUnreadable = true };
+        }
+
+        return Bind(root, baseDirectory);
+    }
+
     /// <summary>Binds an already-built configuration (tests, and the host's own configuration).</summary>
     public static SettingsLoadResult Bind(IConfigurationRoot root, string baseDirectory)
     {
