@@ -130,13 +130,7 @@ public sealed class BackoffOptions
 
     private void Validate(string path, List<ConfigError> errors, bool allowPerCategory)
     {
-        var results = new List<ValidationResult>();
-        Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true);
-        foreach (var r in results)
-        {
-            foreach (var member in r.MemberNames.DefaultIfEmpty("(object)"))
-                errors.Add(new ConfigError(ConfigError.Join(path, member), r.ErrorMessage ?? "is invalid"));
-        }
+        errors.AddRange(ConfigError.FromAnnotations(this, path));
 
         if (!Enum.IsDefined(Strategy))
             errors.Add(new(ConfigError.Join(path, nameof(Strategy)), $"unknown strategy '{Strategy}'"));

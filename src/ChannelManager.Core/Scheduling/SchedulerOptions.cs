@@ -22,9 +22,7 @@ public sealed class SchedulerOptions
     /// <summary>Every invalid value as "path: message" (design.md §5 check-config).</summary>
     public IReadOnlyList<ConfigError> Validate(string path = "Scheduler")
     {
-        var results = new List<ValidationResult>();
-        Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true);
-        return [.. results.SelectMany(r => r.MemberNames.DefaultIfEmpty(string.Empty).Select(m => new ConfigError(ConfigError.Join(path, m), r.ErrorMessage ?? "is invalid")))];
+        return [.. ConfigError.FromAnnotations(this, path)];
     }
 }
 

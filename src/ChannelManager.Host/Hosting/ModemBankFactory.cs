@@ -67,15 +67,7 @@ public static class ModemBankFactory
             return errors;
         }
 
-        var results = new List<ValidationResult>();
-        Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
-        foreach (var r in results)
-        {
-            foreach (var member in r.MemberNames.DefaultIfEmpty(string.Empty))
-            {
-                errors.Add(new(string.IsNullOrEmpty(member) ? "ChannelManager" : $"ChannelManager.{member}", r.ErrorMessage ?? "is invalid"));
-            }
-        }
+        errors.AddRange(ConfigError.FromAnnotations(options, "ChannelManager"));
 
         if (options.QuarantineMax < options.QuarantineInitial)
         {

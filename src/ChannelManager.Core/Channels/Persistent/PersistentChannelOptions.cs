@@ -45,13 +45,7 @@ public sealed class PersistentChannelOptions
     public IReadOnlyList<ConfigError> Validate(string path = "")
     {
         var errors = new List<ConfigError>();
-        var results = new List<ValidationResult>();
-        Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true);
-        foreach (var r in results)
-        {
-            foreach (var member in r.MemberNames.DefaultIfEmpty("(object)"))
-                errors.Add(new ConfigError(ConfigError.Join(path, member), r.ErrorMessage ?? "is invalid"));
-        }
+        errors.AddRange(ConfigError.FromAnnotations(this, path));
 
         if (Heartbeat is null)
             errors.Add(new(ConfigError.Join(path, nameof(Heartbeat)), "is required"));
