@@ -150,8 +150,8 @@ public sealed class ModemChannelManager : IAsyncDisposable
                 continue;
             }
 
-            var attempt = await SetUpAndDialAsync(slot, request, cancellationToken).ConfigureAwait(false);
-            tried.Add(new ModemAttempt(slot.Name, attempt.Code, attempt.RawReply, _time.GetUtcNow()));
+            var (attempt, dialStarted) = await SetUpAndDialAsync(slot, request, cancellationToken).ConfigureAwait(false);
+            tried.Add(new ModemAttempt(slot.Name, attempt.Code, attempt.RawReply, _time.GetUtcNow()) { DialStarted = dialStarted });
 
             switch (attempt.Code.Category())
             {
@@ -433,20 +433,24 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
     }
 
-    private async Task<ModemResult> SetUpAndDialAsync(ModemSlot slot, CallRequest request, CancellationToken cancellationToken)
+    /// <summary>Initialises and dials; DialStarted says whether the dial was handed to the modem (a cancel after it may have reached the line).</summary>
+    private async Task<(ModemResult Result, bool DialStarted)> SetUpAndDialAsync(ModemSlot slot, CallRequest request, CancellationToken cancellationToken)
     {
+        var dialStarted = false;
         try
         {
             var init = await slot.Device.InitializeAsync(cancellationToken).ConfigureAwait(false);
             if (!init.IsSuccess)
             {
                 // Whatever the init reply was, no dial went out: a set-up failure (seed 004 row 1).
-                return init.Code.Category() == OutcomeCategory.ChannelAllocation || init.Code == OutcomeCode.Cancelled
+                return (init.Code.Category() == OutcomeCategory.ChannelAllocation || init.Code == OutcomeCode.Cancelled
                     ? init
-                    : init with { Code = OutcomeCode.ModemError };
+                    : init with { Code = OutcomeCode.ModemError }, false);
             }
 
             Log.Dialling(_logger, request.Outstation, request.Number, slot.Name);
+            // From here ATD may be on the wire: conservatively, the line may have been reached whatever happens next.
+            dialStarted = true;
             var dial = await slot.Device.DialAsync(request.Number, cancellationToken).ConfigureAwait(false);
             lock (_gate)
             {
@@ -470,11 +474,11 @@ public sealed class ModemChannelManager : IAsyncDisposable
             }
 
             Log.DialResult(_logger, request.Outstation, slot.Name, dial.Code, dial.Code.Category());
-            return dial;
+            return (dial, true);
         }
         catch (OperationCanceledException)
         {
-            return new ModemResult(OutcomeCode.Cancelled, "cancelled", null, TimeSpan.Zero);
+            return (new ModemResult(OutcomeCode.Cancelled, dialStarted ? "cancelled after the dial was sent" : "cancelled before dialling", null, TimeSpan.Zero), dialStarted);
         }
     }
 
