@@ -1,7 +1,14 @@
 namespace ChannelManager.Core.Channels;
 
 /// <summary>One modem's part in a call attempt: kept so an operator sees every modem tried and why it was passed over.</summary>
-public sealed record ModemAttempt(string ModemName, OutcomeCode Code, string RawReply, DateTimeOffset At);
+public sealed record ModemAttempt(string ModemName, OutcomeCode Code, string RawReply, DateTimeOffset At)
+{
+    /// <summary>
+    /// True once the dial command was handed to this modem (init succeeded, ATD about to be or already written). A dial
+    /// cancelled after this point may have reached the line, so the repeat-call ledger counts it (research/repeat-call-rules.md §3.1).
+    /// </summary>
+    public bool DialStarted { get; init; }
+}
 
 /// <summary>
 /// How a request for a connection ended (design.md §3: category, code, modem used, raw reply, modems
@@ -22,6 +29,9 @@ public sealed record CallOutcome(
     public FaultAttribution CountedAgainst => Code.CountedAgainst();
 
     public bool IsSuccess => Code == OutcomeCode.Success;
+
+    /// <summary>True when any modem tried was handed the dial (see <see cref="ModemAttempt.DialStarted"/>).</summary>
+    public bool DialStarted => ModemsTried.Any(a => a.DialStarted);
 }
 
 /// <summary>A request for a dial-out connection to one outstation.</summary>

@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(3007, LogLevel.Information, "Incoming call on {ModemName} from {CallerId}: {OutcomeCode}")]
     public static partial void Answered(ILogger logger, string modemName, string callerId, OutcomeCode outcomeCode);
+
+    [LoggerMessage(3008, LogLevel.Warning, "Modem {ModemName} could not hang up: {Number} is not dialled until the modem proves on-hook")]
+    public static partial void LineHeld(ILogger logger, string modemName, string number);
 }

@@ -130,7 +130,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
                 return Finish(request, OutcomeCode.Cancelled, null, "cancelled while waiting for a modem", tried, started);
             }
 
-            var slot = TryTake(request, passedOver, out var poolSize, out var nextEligibleAt);
+            var slot = TryTake(request, passedOver, out var poolSize, out var nextEligibleAt, out var heldBy);
             if (slot is null)
             {
                 if (poolSize == 0)
@@ -141,7 +141,9 @@ public sealed class ModemChannelManager : IAsyncDisposable
                 if (passedOver.Count >= poolSize || _time.GetUtcNow() >= deadline)
                 {
                     // Every modem in the pool failed set-up for this request, or none came free in time.
-                    var why = passedOver.Count >= poolSize ? $"all {poolSize} modem(s) failed set-up" : $"no modem free within {_options.MaxQueueTime}";
+                    var why = passedOver.Count >= poolSize ? $"all {poolSize} modem(s) failed set-up"
+                        : heldBy is not null ? $"line still held by modem {heldBy} (hang-up failed) after {_options.MaxQueueTime}"
+                        : $"no modem free within {_options.MaxQueueTime}";
                     Log.NoModemAvailable(_logger, request.Outstation, why);
                     return Finish(request, OutcomeCode.NoModemAvailable, null, why, tried, started);
                 }
@@ -150,8 +152,8 @@ public sealed class ModemChannelManager : IAsyncDisposable
                 continue;
             }
 
-            var attempt = await SetUpAndDialAsync(slot, request, cancellationToken).ConfigureAwait(false);
-            tried.Add(new ModemAttempt(slot.Name, attempt.Code, attempt.RawReply, _time.GetUtcNow()));
+            var (attempt, dialStarted) = await SetUpAndDialAsync(slot, request, cancellationToken).ConfigureAwait(false);
+            tried.Add(new ModemAttempt(slot.Name, attempt.Code, attempt.RawReply, _time.GetUtcNow()) { DialStarted = dialStarted });
 
             switch (attempt.Code.Category())
             {
@@ -327,7 +329,18 @@ public sealed class ModemChannelManager : IAsyncDisposable
 
         if (hangUpResult is { IsSuccess: false } && !await RecoverAfterFailedHangUpAsync(slot).ConfigureAwait(false))
         {
-            // A modem that cannot hang up is faulted: it must not be handed to the next call off-hook.
+            // A modem that cannot hang up is faulted: it must not be handed to the next call off-hook. Its call may
+            // still hold the outstation's line, so the number is not dialled again until this modem proves on-hook.
+            lock (_gate)
+            {
+                slot.HeldNumber = slot.CurrentNumber;
+            }
+
+            if (slot.CurrentNumber is { } held)
+            {
+                Log.LineHeld(_logger, slot.Name, held);
+            }
+
             await RecordModemFaultAsync(slot, hangUpResult).ConfigureAwait(false);
             return;
         }
@@ -377,7 +390,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
     }
 
-    private ModemSlot? TryTake(CallRequest request, HashSet<ModemSlot> passedOver, out int poolSize, out DateTimeOffset? nextEligibleAt)
+    private ModemSlot? TryTake(CallRequest request, HashSet<ModemSlot> passedOver, out int poolSize, out DateTimeOffset? nextEligibleAt, out string? heldBy)
     {
         lock (_gate)
         {
@@ -385,6 +398,13 @@ public sealed class ModemChannelManager : IAsyncDisposable
             var pool = _slots.Where(s => s.Serves(request.Pool) && !s.Role.ReservedForDialIn).ToList();
             poolSize = pool.Count;
             nextEligibleAt = null;
+            heldBy = _slots.FirstOrDefault(s => s.HeldNumber == request.Number)?.Name;
+            if (heldBy is not null)
+            {
+                // The line may still be in a call on a modem whose hang-up failed: dialling now would find it engaged.
+                // Wait (as for a free modem) until that modem's health check or init proves it on-hook.
+                return null;
+            }
 
             // Round-robin from the last modem used (design.md §2).
             // Seed 004 ("the next attempt after a failure goes to the next available modem"): the modem this
@@ -433,20 +453,30 @@ public sealed class ModemChannelManager : IAsyncDisposable
         }
     }
 
-    private async Task<ModemResult> SetUpAndDialAsync(ModemSlot slot, CallRequest request, CancellationToken cancellationToken)
+    /// <summary>Initialises and dials; DialStarted says whether the dial was handed to the modem (a cancel after it may have reached the line).</summary>
+    private async Task<(ModemResult Result, bool DialStarted)> SetUpAndDialAsync(ModemSlot slot, CallRequest request, CancellationToken cancellationToken)
     {
+        var dialStarted = false;
         try
         {
             var init = await slot.Device.InitializeAsync(cancellationToken).ConfigureAwait(false);
             if (!init.IsSuccess)
             {
                 // Whatever the init reply was, no dial went out: a set-up failure (seed 004 row 1).
-                return init.Code.Category() == OutcomeCategory.ChannelAllocation || init.Code == OutcomeCode.Cancelled
+                return (init.Code.Category() == OutcomeCategory.ChannelAllocation || init.Code == OutcomeCode.Cancelled
                     ? init
-                    : init with { Code = OutcomeCode.ModemError };
+                    : init with { Code = OutcomeCode.ModemError }, false);
+            }
+
+            lock (_gate)
+            {
+                // ATZ / init answered: this modem is on-hook, so a line it held is free again.
+                slot.HeldNumber = null;
             }
 
             Log.Dialling(_logger, request.Outstation, request.Number, slot.Name);
+            // From here ATD may be on the wire: conservatively, the line may have been reached whatever happens next.
+            dialStarted = true;
             var dial = await slot.Device.DialAsync(request.Number, cancellationToken).ConfigureAwait(false);
             lock (_gate)
             {
@@ -470,11 +500,11 @@ public sealed class ModemChannelManager : IAsyncDisposable
             }
 
             Log.DialResult(_logger, request.Outstation, slot.Name, dial.Code, dial.Code.Category());
-            return dial;
+            return (dial, true);
         }
         catch (OperationCanceledException)
         {
-            return new ModemResult(OutcomeCode.Cancelled, "cancelled", null, TimeSpan.Zero);
+            return (new ModemResult(OutcomeCode.Cancelled, dialStarted ? "cancelled after the dial was sent" : "cancelled before dialling", null, TimeSpan.Zero), dialStarted);
         }
     }
 
@@ -528,7 +558,17 @@ public sealed class ModemChannelManager : IAsyncDisposable
         ModemResult check;
         try
         {
-            check = await slot.Device.CheckAsync(cancellationToken).ConfigureAwait(false);
+            bool holdsLine;
+            lock (_gate)
+            {
+                holdsLine = slot.HeldNumber is not null;
+            }
+
+            // "AT" → OK proves only that the modem answers (it may do so in online command state, call still up); a
+            // modem that may hold a line must prove on-hook by the recovery sequence (escape, ATH, ATZ, init).
+            check = holdsLine
+                ? await slot.Device.ResetAsync(cancellationToken).ConfigureAwait(false)
+                : await slot.Device.CheckAsync(cancellationToken).ConfigureAwait(false);
             if (!check.IsSuccess)
             {
                 // Recovery of a hung or confused modem: escape, ATH, ATZ, DTR, reopen (AtModem.ResetAsync).
@@ -561,6 +601,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
             {
                 var wasFaulted = slot.Faulted;
                 slot.Faulted = false;
+                slot.HeldNumber = null;
                 slot.ConsecutiveFaults = 0;
                 slot.QuarantinedUntil = null;
                 slot.Quality = Math.Min(_options.MaxQuality, slot.Quality + 1);

@@ -54,6 +54,14 @@ internal sealed class ModemSlot(IModemDevice device, ModemRole role, int index, 
 
     public bool OutOfService { get; set; }
 
+    /// <summary>
+    /// The number this modem may still be connected to: its hang-up and the recovery after it failed (a hung modem with no
+    /// DTR line), so the call may still hold the line. Cleared only when the modem proves on-hook (a successful reset or
+    /// init, whose ATZ clears any call); until then no modem dials that number (it would find it engaged: a wasted,
+    /// counted attempt).
+    /// </summary>
+    public string? HeldNumber { get; set; }
+
     public ModemStatistics Statistics { get; set; } = new();
 
     /// <summary>A modem that names no pool serves the default pool; a request that names none asks for it.</summary>

@@ -152,6 +152,14 @@ public sealed record AttemptResult(OutcomeCode Code, DateTimeOffset OnHookAt)
 
     public string? RawReply { get; init; }
 
+    /// <summary>
+    /// For <see cref="OutcomeCode.Cancelled"/>: whether the dial had been handed to a modem (ATD may have gone out) before the
+    /// cancel. A dial that may have reached the line counts (research/repeat-call-rules.md §3.1, the cautious reading, as a
+    /// crash mid-dial counts on restart); one cancelled while waiting for a modem or during init did not and is not counted.
+    /// Defaults to true: an attempt whose progress is unknown counts.
+    /// </summary>
+    public bool DialStarted { get; init; } = true;
+
     /// <summary>For <see cref="OutcomeCode.CallBarredByModem"/>: when the modem's own timer ends, if known; <c>null</c> = until a health check or operator.</summary>
     public DateTimeOffset? ModemBlockedUntil { get; init; }
 }

@@ -28,6 +28,15 @@ public sealed record PollOutcome(
 
     public bool IsSuccess => Code == OutcomeCode.Success;
 
+    /// <summary>True when a modem was handed the dial (ATD may have gone out), even if the poll then ended <see cref="OutcomeCode.Cancelled"/>.</summary>
+    public bool DialStarted { get; init; }
+
+    /// <summary>
+    /// True where the repeat-call ledger counted this poll as a dial that may have reached the line: every code that
+    /// <see cref="OutcomeCodeExtensions.ReachedTheLine"/> says did, plus a dial cancelled after ATD went out.
+    /// </summary>
+    public bool ReachedTheLine => Code.ReachedTheLine() || (Code == OutcomeCode.Cancelled && DialStarted);
+
     /// <summary>The outstation answered "busy" (Modbus exception 06): retried soon and not counted (BackoffPolicy.IsServerBusy).</summary>
     public bool ServerBusy => Protocol?.ServerBusy ?? false;
 }
@@ -65,6 +74,7 @@ public sealed class PollTransaction(ModemChannelManager channels, RepeatCallBook
         }
 
         var code = OutcomeCode.Cancelled;
+        var dialStarted = false;
         string? modem = null;
         var reply = string.Empty;
         IReadOnlyList<ModemAttempt> tried = [];
@@ -79,16 +89,32 @@ public sealed class PollTransaction(ModemChannelManager channels, RepeatCallBook
             };
             var connect = await channels.ConnectAsync(call, cancellationToken).ConfigureAwait(false);
             (code, modem, reply, tried) = (connect.Outcome.Code, connect.Outcome.Modem, connect.Outcome.RawReply, connect.Outcome.ModemsTried);
+            dialStarted = connect.Outcome.DialStarted;
             if (connect.Lease is { } lease)
             {
                 await using (lease.ConfigureAwait(false))
                 {
-                    protocol = await request.Driver.ExecuteAsync(lease.Link, request.Commands, cancellationToken).ConfigureAwait(false);
-                    code = protocol.Code;
-                    lease.ReportProtocolOutcome(protocol.Code);
-                    if (!protocol.IsSuccess)
+                    // Until the driver reports, the call is not a success: a throw from it must not be recorded as
+                    // Success (which would reset the number's sequence) but as an aborted call that reached the line.
+                    code = OutcomeCode.Cancelled;
+                    try
                     {
-                        reply = protocol.Detail ?? protocol.Code.ToString();
+                        protocol = await request.Driver.ExecuteAsync(lease.Link, request.Commands, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                    {
+                        // Cancelled after CONNECT: a typed end (Cancelled, counted: the call was on the line), hung up by the lease.
+                        reply = "cancelled during the protocol exchange";
+                    }
+
+                    if (protocol is not null)
+                    {
+                        code = protocol.Code;
+                        lease.ReportProtocolOutcome(protocol.Code);
+                        if (!protocol.IsSuccess)
+                        {
+                            reply = protocol.Detail ?? protocol.Code.ToString();
+                        }
                     }
                 }
             }
@@ -96,11 +122,12 @@ public sealed class PollTransaction(ModemChannelManager channels, RepeatCallBook
         finally
         {
             // The dial (if any) is on-hook now: close the attempt in the ledger whatever happened, so a
-            // crash of this method cannot leave a number looking "dialling" for ever.
-            await ledger.CompleteAsync(request.Number, new AttemptResult(code, timeProvider.GetUtcNow()) { Modem = modem, RawReply = reply }).ConfigureAwait(false);
+            // crash of this method cannot leave a number looking "dialling" for ever. A cancel after ATD counts
+            // (AttemptResult.DialStarted); one before it (waiting for a modem, init) does not.
+            await ledger.CompleteAsync(request.Number, new AttemptResult(code, timeProvider.GetUtcNow()) { Modem = modem, RawReply = reply, DialStarted = dialStarted }).ConfigureAwait(false);
         }
 
         var next = ledger.Ledgers.TryGetValue(request.Number, out var l) ? l.NextAllowedAt : null;
-        return new PollOutcome(request.Outstation, request.Number, code, modem, tried, reply, protocol, started, timeProvider.GetUtcNow(), next);
+        return new PollOutcome(request.Outstation, request.Number, code, modem, tried, reply, protocol, started, timeProvider.GetUtcNow(), next) { DialStarted = dialStarted };
     }
 }

@@ -127,9 +127,10 @@ public static class RepeatCallGuard
             return new(l with { State = SettledState(l, onHook) }, events.ToImmutable());
         }
 
-        if (result.Code.Category() == OutcomeCategory.ChannelAllocation)
+        if (result.Code.Category() == OutcomeCategory.ChannelAllocation || (result.Code == OutcomeCode.Cancelled && !result.DialStarted))
         {
-            // Seed 004 row 1: no dial reached the line, so the repeat-call counter is not advanced (research §3.2).
+            // Seed 004 row 1 (and a cancel before ATD): no dial reached the line, so the repeat-call counter is not
+            // advanced (research §3.2). A cancel after ATD falls through and counts: the dial may have reached the line.
             var attempts = l.AttemptsInSequence - 1;
             l = l.WithRecord(record with { Counted = false }) with { AttemptsInSequence = attempts, SequenceStart = attempts == 0 ? null : l.SequenceStart };
             events.Add(new(onHook, number, LedgerEventKind.AttemptNotCounted, $"{result.Code}: did not reach the line") { Modem = modem });

@@ -79,5 +79,11 @@ public sealed class RunServiceTests : IDisposable
         var ledger = Assert.Single(await store.LoadLedgersAsync(CancellationToken.None));
         Assert.Null(ledger.InProgress);
         Assert.Equal(OutcomeCode.Cancelled, ledger.LastOutcome);
+
+        // ATD had gone out, so the aborted dial may have reached the line: it counts as a failed attempt and the gap runs.
+        Assert.Equal(1, ledger.AttemptsInSequence);
+        var last = ledger.Recent[^1];
+        Assert.True(last.Counted);
+        Assert.NotNull(ledger.NextAllowedAt);
     }
 }
