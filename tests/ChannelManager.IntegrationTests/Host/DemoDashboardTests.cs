@@ -1,6 +1,5 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
+using ChannelManager.IntegrationTests.Support;
 
 namespace ChannelManager.IntegrationTests.Host;
 
@@ -10,7 +9,7 @@ public sealed class DemoDashboardTests
     [Fact]
     public async Task DemoDashboard_WhileAndAfterTheRun_ServesTheDemoBankAndTheDashboardPage()
     {
-        var port = FreePort();
+        var port = Loopback.FreeTcpPort();
         await using var demo = HostProcess.Start("demo", "--hours", "0.5", "--dashboard", "--dashboard-urls", $"http://127.0.0.1:{port}");
         await demo.WaitForLineAsync("Dashboard:", TimeSpan.FromSeconds(90));
 
@@ -29,12 +28,5 @@ public sealed class DemoDashboardTests
 
         await HostProcess.TerminateAsync(demo);
         Assert.Equal(0, await demo.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

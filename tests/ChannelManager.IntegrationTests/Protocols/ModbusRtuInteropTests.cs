@@ -113,7 +113,7 @@ public sealed partial class ModbusRtuInteropTests
     [Fact]
     public async Task Master_OutstationSimulatorOverTcp_ReadsWritesAndSeesServerBusy()
     {
-        var port = FreeTcpPort();
+        var port = Loopback.FreeTcpPort();
         await using var sim = ExternalProcess.StartSimulator("outstation", "--listen", $"tcp://127.0.0.1:{port}", "--unit", "3", "--input", "4=9,8,7");
         await sim.WaitForLineAsync("READY", Bound);
         await using var link = new TcpChannelTransport(new TcpTransportOptions { Host = "127.0.0.1", Port = port }, TimeProvider.System);
@@ -205,13 +205,6 @@ public sealed partial class ModbusRtuInteropTests
         var exit = await mbpoll.WaitForExitAsync(Bound);
         Assert.True(exit == 0, $"mbpoll exited {exit}:\n{mbpoll.Output}");
         return ValueLine().Matches(mbpoll.Output).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToArray();
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     /// <summary>mbpoll prints each value as "[ref]: \tvalue".</summary>

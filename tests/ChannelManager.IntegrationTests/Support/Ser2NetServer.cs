@@ -30,8 +30,8 @@ internal sealed class Ser2NetServer : IAsyncDisposable
     public static async Task<Ser2NetServer> StartAsync(string device, int baudRate = 19200)
     {
         var dir = Directory.CreateTempSubdirectory("cm-ser2net-").FullName;
-        var port = FreeTcpPort();
-        var admin = FreeTcpPort();
+        var port = Loopback.FreeTcpPort();
+        var admin = Loopback.FreeTcpPort();
         var config = Path.Combine(dir, "ser2net.yaml");
         await File.WriteAllTextAsync(config, $"""
             %YAML 1.1
@@ -113,13 +113,6 @@ internal sealed class Ser2NetServer : IAsyncDisposable
         catch (IOException)
         {
         }
-    }
-
-    public static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task WaitForListenerAsync(int port, ExternalProcess process, TimeSpan timeout)

@@ -125,7 +125,7 @@ public sealed class SerialAndTcpTransportTests
     [Fact]
     public async Task TcpTransport_NothingListening_OpenFailsTyped()
     {
-        var port = Ser2NetServer.FreeTcpPort();
+        var port = Loopback.FreeTcpPort();
         await using var tcp = new TcpChannelTransport(TcpTransportOptions.Parse($"tcp://127.0.0.1:{port}"), TimeProvider.System);
         var ex = await Assert.ThrowsAsync<TransportFailureException>(() => tcp.OpenAsync(CancellationToken.None).WaitAsync(Bound));
         Assert.Equal(TransportFault.OpenFailed, ex.Fault);

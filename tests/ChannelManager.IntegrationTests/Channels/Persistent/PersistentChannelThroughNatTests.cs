@@ -135,7 +135,7 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
     [Fact]
     public async Task ModbusTcp_PymodbusBehindNat_ResetAndSilentDropRetriedNoPollLost()
     {
-        var port = FreePort();
+        var port = Loopback.FreeTcpPort();
         var script = Path.Combine(_dir.FullName, "server.py");
         await File.WriteAllTextAsync(script, PymodbusTcpServer);
         await using var server = ExternalProcess.Start("/usr/bin/python3", script, port.ToString(CultureInfo.InvariantCulture));
@@ -168,7 +168,7 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
     [Fact]
     public async Task ModbusTcp_PymodbusDirect_ReadsAndWritesEveryFunction()
     {
-        var port = FreePort();
+        var port = Loopback.FreeTcpPort();
         var script = Path.Combine(_dir.FullName, "server.py");
         await File.WriteAllTextAsync(script, PymodbusTcpServer);
         await using var server = ExternalProcess.Start("/usr/bin/python3", script, port.ToString(CultureInfo.InvariantCulture));
@@ -217,7 +217,7 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
     [Fact]
     public async Task Reconnect_OutstationNotListeningYet_LinearDelaysThenConnectsAndQueuedPollServed()
     {
-        var port = FreePort();
+        var port = Loopback.FreeTcpPort();
         var endpoint = new IPEndPoint(IPAddress.Loopback, port);
         // A 5 s reply timeout: the first request meets a freshly started (JIT-compiling) simulator process.
         await using var channel = new PersistentChannel(Options(), () => Link(endpoint), RtuOverTcp(TimeSpan.FromSeconds(5)), HeartbeatRead, TimeProvider.System);
@@ -251,15 +251,6 @@ public sealed class PersistentChannelThroughNatTests : IDisposable
         await link.OpenAsync(CancellationToken.None).WaitAsync(Bound);
         var result = await RtuOverTcp(TimeSpan.FromSeconds(10)).ExecuteAsync(link, [new ReadHoldingRegisters(0, 1)], CancellationToken.None).WaitAsync(Bound);
         Assert.True(result.IsSuccess, result.Detail);
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     private static async Task<IPEndPoint> ListeningEndpointAsync(ExternalProcess outstation)
