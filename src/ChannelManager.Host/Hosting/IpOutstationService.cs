@@ -101,9 +101,9 @@ internal sealed class IpOutstationService(
 /// <summary>IP outstation log events of the host (EventId block 71xx, under the host's 7xxx).</summary>
 internal static partial class IpLog
 {
-    [LoggerMessage(7101, LogLevel.Information, "IP outstation {Outstation} at {Endpoint} ({Protocol}): polling every {PollInterval}, heartbeat {Heartbeat}")]
+    [LoggerMessage(7101, LogLevel.Information, "IP outstation {Outstation} at {Endpoint} ({Protocol}): polling every {PollInterval}; {Heartbeat}")]
     public static partial void Started(ILogger logger, string outstation, string endpoint, IpOutstationProtocol protocol, TimeSpan pollInterval, string heartbeat);
 
-    [LoggerMessage(7102, LogLevel.Information, "IP poll of {Outstation} at {Endpoint}: {OutcomeCode} ({OutcomeCategory}), {Runs} run(s); heartbeat {Heartbeat}")]
+    [LoggerMessage(7102, LogLevel.Information, "IP poll of {Outstation} at {Endpoint}: {OutcomeCode} ({OutcomeCategory}), {Runs} run(s); {Heartbeat}")]
     public static partial void Polled(ILogger logger, string outstation, string endpoint, OutcomeCode outcomeCode, OutcomeCategory outcomeCategory, int runs, string heartbeat);
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ChannelManager.Core.Channels.Persistent;
 using ChannelManager.Core.Scheduling;
 
@@ -64,6 +65,10 @@ internal sealed class IpOutstationSettings
 
     /// <summary>Times a read poll whose link dropped under it is run again on the new connection (0–5).</summary>
     public int PollRetriesAfterReconnect { get; set; } = 1;
+
+    /// <summary>One line for <c>check-config</c>: where, how, how often, and the heartbeat and reconnect figures.</summary>
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"{Name}: {Endpoint} {Protocol} unit {UnitId}, poll every {PollInterval:c}, heartbeat {Heartbeat.Default:c} in [{Heartbeat.Min:c}, {Heartbeat.Max:c}] step {Heartbeat.Increment:c}, reconnect {Reconnect.Strategy}");
 
     /// <summary>The Core channel options these settings describe.</summary>
     public PersistentChannelOptions ToChannelOptions() => new()
