@@ -140,6 +140,30 @@ public sealed class IpOutstationSettingsTests : IDisposable
     }
 
     [Fact]
+    public async Task CheckConfig_IpOutstations_CountedAndOneLineEach()
+    {
+        Load("""
+            [ { "Name": "RTU-IP-1", "Endpoint": "tcp://10.20.0.17:502", "Reads": [ { "Count": 1 } ], "PollInterval": "00:01:00" },
+              { "Name": "RTU-CELL-2", "Endpoint": "tcp://10.20.0.18:4001", "Protocol": "ModbusRtu", "UnitId": 7, "Reads": [ { "Count": 1 } ],
+                "Reconnect": { "Strategy": "Linear", "Delay": "00:00:30", "Attempts": 4 } } ]
+            """);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var code = await CommandLine.CheckConfigAsync(Path.Combine(_dir.FullName, "appsettings.json"), output, error);
+
+        Assert.True(code == ExitCodes.Ok, error.ToString());
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains("1 outstations, 2 IP outstations", lines[0], StringComparison.Ordinal);
+        Assert.Equal(
+            [
+                "IP outstation RTU-IP-1: tcp://10.20.0.17:502 ModbusTcp unit 1, poll every 00:01:00, heartbeat 00:08:00 in [00:08:00, 00:28:00] step 00:05:00, reconnect ExponentialRandomized",
+                "IP outstation RTU-CELL-2: tcp://10.20.0.18:4001 ModbusRtu unit 7, poll every 00:05:00, heartbeat 00:08:00 in [00:08:00, 00:28:00] step 00:05:00, reconnect Linear",
+            ],
+            lines[1..]);
+    }
+
+    [Fact]
     public async Task AddChannelManager_IpOutstations_RunsOptionsBindingWithTheSameReconnectRuleAndRegistersTheService()
     {
         var loaded = Load("""[ { "Name": "L", "Endpoint": "tcp://127.0.0.1:9", "Reads": [ { "Count": 1 } ], "Reconnect": { "Strategy": "Linear", "Delay": "00:00:30", "Attempts": 4 } } ]""");
