@@ -21,9 +21,10 @@ internal static class IpOutstationValidation
         // One name space for both kinds: the API, the event log and the metrics key outstations by name alone.
         // Case-insensitive, because `poll --outstation` and the API find a name case-insensitively as a fallback.
         var dialUp = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-        for (var i = 0; i < (settings.Outstations?.Count ?? 0); i++)
+        var outstations = settings.Outstations ?? [];
+        for (var i = 0; i < outstations.Count; i++)
         {
-            if (settings.Outstations![i] is { Name: { Length: > 0 } name })
+            if (outstations[i] is { Name: { Length: > 0 } name })
             {
                 dialUp.TryAdd(name, i);
             }
