@@ -6,6 +6,7 @@ using ChannelManager.Core.Channels;
 using ChannelManager.Core.Modems;
 using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Scheduling;
+using ChannelManager.Host.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -35,16 +36,19 @@ internal static class ApiEndpoints
         return scheduler.Status.Select(s => OutstationDto.From(s, stats.GetValueOrDefault(s.Name)));
     }
 
+    /// <summary>GET /api/ip-outstations: every always-connected IP outstation (issue 7).</summary>
+    public static IEnumerable<IpOutstationDto> IpOutstations(IpOutstationSet ip) => ip.Snapshot().Select(IpOutstationDto.From);
+
     public static QueueDto Queue(PollScheduler scheduler, TimeProvider time) => QueueView.From(scheduler.Status, time.GetUtcNow());
 
     public static IEnumerable<AlarmDto> Alarms(PollScheduler scheduler) => scheduler.Alarms.Reverse().Select(AlarmDto.From);
 
-    public static async Task<IResult> EventsAsync(string? max, string? outstation, PollScheduler scheduler, IStateStore store, CancellationToken cancellationToken)
+    public static async Task<IResult> EventsAsync(string? max, string? outstation, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, CancellationToken cancellationToken)
     {
         var count = DefaultEvents;
         if (max is not null && (!int.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count < 1 || count > MaxEvents))
             return ApiProblems.InvalidField("max", $"is '{ApiProblems.Printable(max)}'; it must be a whole number from 1 to {MaxEvents}");
-        if (outstation is not null && !scheduler.Status.Any(s => s.Name == outstation))
+        if (outstation is not null && !scheduler.Status.Any(s => s.Name == outstation) && !ip.All.Any(o => o.Name == outstation))
             return ApiProblems.UnknownOutstation(outstation);
         var events = await store.ReadTransactionsAsync(count, outstation, cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(events.Select(EventDto.From).ToList());
@@ -133,7 +137,7 @@ internal static class ApiEndpoints
         return TypedResults.Ok(ModemDto.From(channels.Modems.First(m => m.Name == modem.Name)));
     }
 
-    public static async Task<DashboardSnapshotDto> SnapshotAsync(ModemChannelManager channels, PollScheduler scheduler, IStateStore store, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<DashboardSnapshotDto> SnapshotAsync(ModemChannelManager channels, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, TimeProvider time, CancellationToken cancellationToken)
     {
         var events = await store.ReadTransactionsAsync(30, null, cancellationToken).ConfigureAwait(false);
         return new DashboardSnapshotDto(
@@ -141,17 +145,18 @@ internal static class ApiEndpoints
             Queue(scheduler, time),
             [.. Outstations(scheduler, channels)],
             [.. events.Select(EventDto.From)],
-            [.. Alarms(scheduler)]);
+            [.. Alarms(scheduler)],
+            [.. IpOutstations(ip)]);
     }
 
     /// <summary>
     /// The dashboard's live feed: a <c>snapshot</c> event whenever anything changed (checked every
     /// <see cref="ApiOptions.StreamInterval"/>), a <c>heartbeat</c> when nothing did for a while.
     /// </summary>
-    public static IResult Stream(ModemChannelManager channels, PollScheduler scheduler, IStateStore store, TimeProvider time, ApiOptions options, IHostApplicationLifetime lifetime, CancellationToken cancellationToken) =>
-        TypedResults.ServerSentEvents(StreamAsync(channels, scheduler, store, time, options.StreamInterval, lifetime.ApplicationStopping, cancellationToken));
+    public static IResult Stream(ModemChannelManager channels, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, TimeProvider time, ApiOptions options, IHostApplicationLifetime lifetime, CancellationToken cancellationToken) =>
+        TypedResults.ServerSentEvents(StreamAsync(channels, scheduler, ip, store, time, options.StreamInterval, lifetime.ApplicationStopping, cancellationToken));
 
-    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(ModemChannelManager channels, PollScheduler scheduler, IStateStore store, TimeProvider time, TimeSpan interval, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
+    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(ModemChannelManager channels, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, TimeProvider time, TimeSpan interval, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
     {
         // A stream never ends by itself: it must end when the host stops, or shutdown would wait for every open dashboard.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, requestAborted);
@@ -160,7 +165,7 @@ internal static class ApiEndpoints
         var quiet = TimeSpan.Zero;
         while (!cancellationToken.IsCancellationRequested)
         {
-            var json = JsonSerializer.Serialize(await SnapshotAsync(channels, scheduler, store, time, cancellationToken).ConfigureAwait(false), ApiJson.Options);
+            var json = JsonSerializer.Serialize(await SnapshotAsync(channels, scheduler, ip, store, time, cancellationToken).ConfigureAwait(false), ApiJson.Options);
             if (json != last)
             {
                 last = json;

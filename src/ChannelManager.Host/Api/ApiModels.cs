@@ -2,8 +2,10 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using ChannelManager.Core;
 using ChannelManager.Core.Channels;
+using ChannelManager.Core.Channels.Persistent;
 using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Scheduling;
+using ChannelManager.Host.Hosting;
 
 namespace ChannelManager.Host.Api;
 
@@ -195,7 +197,64 @@ public sealed record DashboardSnapshotDto(
     QueueDto Queue,
     IReadOnlyList<OutstationDto> Outstations,
     IReadOnlyList<EventDto> Events,
-    IReadOnlyList<AlarmDto> Alarms);
+    IReadOnlyList<AlarmDto> Alarms,
+    IReadOnlyList<IpOutstationDto> IpOutstations);
+
+/// <summary>The newest thing an IP outstation's channel did (connected, connect failed, silent drop, …).</summary>
+public sealed record LinkEventDto(DateTimeOffset At, ChannelEventKind Kind, string Detail);
+
+/// <summary>
+/// One always-connected IP outstation (GET /api/ip-outstations; issue 7): its link, the learned heartbeat interval
+/// (seed 001) with the remembered failed interval, reconnects (seed 002) and its last poll.
+/// </summary>
+public sealed record IpOutstationDto(
+    string Name,
+    string Endpoint,
+    string Protocol,
+    PersistentChannelState State,
+    bool Connected,
+    double HeartbeatIntervalSeconds,
+    double? HeartbeatLastFailedSeconds,
+    bool HeartbeatSettled,
+    long Connects,
+    long Reconnects,
+    long Polls,
+    long FailedPolls,
+    long PollsRerunAfterReconnect,
+    DateTimeOffset? LastPollAt,
+    OutcomeCode? LastOutcome,
+    OutcomeCategory? LastOutcomeCategory,
+    FaultAttribution? LastCountedAgainst,
+    string? LastDetail,
+    DateTimeOffset? LastSuccess,
+    DateTimeOffset? LastFailure,
+    DateTimeOffset? NextPollAt,
+    LinkEventDto? LastLinkEvent)
+{
+    internal static IpOutstationDto From(IpOutstationSnapshot s) => new(
+        s.Name,
+        s.Endpoint,
+        s.Protocol.ToString(),
+        s.State,
+        s.Connected,
+        s.HeartbeatInterval.TotalSeconds,
+        s.HeartbeatLastFailed?.TotalSeconds,
+        s.HeartbeatSettled,
+        s.Connects,
+        s.Reconnects,
+        s.Polls,
+        s.FailedPolls,
+        s.PollsRerunAfterReconnect,
+        s.LastPollAt,
+        s.LastOutcome,
+        s.LastOutcome?.Category(),
+        s.LastOutcome?.CountedAgainst(),
+        s.LastDetail,
+        s.LastSuccess,
+        s.LastFailure,
+        s.NextPollAt,
+        s.LastLinkEvent is { } e ? new LinkEventDto(e.At, e.Kind, e.Detail) : null);
+}
 
 /// <summary>Body of POST /api/ledger/{number}/reset.</summary>
 public sealed record LedgerResetRequest(string? Operator, string? Reason);

@@ -3,6 +3,7 @@ using System.Reflection;
 using ChannelManager.Core.Channels;
 using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Scheduling;
+using ChannelManager.Host.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -64,6 +65,8 @@ public static class ChannelManagerApi
         services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
         services.AddOptions<ApiOptions>().Configure(o => options.CopyTo(o)).ValidateOnStart();
         services.TryAddSingleton(sp => new ChannelManagerMetrics(sp.GetService<IMeterFactory>()));
+        // The run host registers its IP outstations first (ServiceRegistration); a host without them lists none.
+        services.TryAddSingleton(IpOutstationSet.Empty);
         DecorateStateStore(services);
 
         services.Configure<KestrelServerOptions>(k =>
@@ -93,6 +96,7 @@ public static class ChannelManagerApi
             app.Services.GetRequiredService<ModemChannelManager>(),
             app.Services.GetRequiredService<PollScheduler>(),
             app.Services.GetRequiredService<TimeProvider>());
+        app.Services.GetRequiredService<ChannelManagerMetrics>().ObserveIpOutstations(app.Services.GetRequiredService<IpOutstationSet>());
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
@@ -115,6 +119,7 @@ public static class ChannelManagerApi
         var api = app.MapGroup("/api").WithTags("ChannelManager");
         api.MapGet("/modems", ApiEndpoints.Modems).WithName("GetModems").WithSummary("The modem bank: state, fault, error counts, current call");
         api.MapGet("/outstations", ApiEndpoints.Outstations).WithName("GetOutstations").WithSummary("Every outstation: last success/failure, next attempt, number state");
+        api.MapGet("/ip-outstations", ApiEndpoints.IpOutstations).WithName("GetIpOutstations").WithSummary("Always-connected IP outstations: link state, learned heartbeat, reconnects, last poll");
         api.MapGet("/queue", ApiEndpoints.Queue).WithName("GetQueue").WithSummary("Running, requested and due polls");
         api.MapGet("/events", ApiEndpoints.EventsAsync).WithName("GetEvents").WithSummary("The transaction log, newest first (max 1..1000, default 50; optional outstation)")
             .Produces<List<EventDto>>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);

@@ -31,6 +31,7 @@ public sealed class ChannelManagerMetrics : IDisposable
     private ModemChannelManager? _channels;
     private PollScheduler? _scheduler;
     private TimeProvider _time = TimeProvider.System;
+    private Hosting.IpOutstationSet _ip = Hosting.IpOutstationSet.Empty;
 
     /// <param name="meterFactory">The host's factory; null creates a stand-alone meter (the demo's dashboard, tests).</param>
     public ChannelManagerMetrics(IMeterFactory? meterFactory = null)
@@ -47,6 +48,9 @@ public sealed class ChannelManagerMetrics : IDisposable
         _meter.CreateObservableGauge("channelmanager.modem.faulted", ObserveFaulted, "{modem}", "1 while a modem is faulted (quarantined until a health check passes)");
         _meter.CreateObservableGauge("channelmanager.modems", ObserveModemStates, "{modem}", "Modems by state");
         _meter.CreateObservableGauge("channelmanager.alarms", ObserveAlarms, "{alarm}", "Operator alarms raised since start");
+        _meter.CreateObservableGauge("channelmanager.ip.connected", ObserveIpConnected, "{outstation}", "1 while an IP outstation's TCP link is connected (issue 7)");
+        _meter.CreateObservableGauge("channelmanager.ip.heartbeat.interval", ObserveIpHeartbeat, "s", "An IP outstation's current (learned) heartbeat interval (seed 001)");
+        _meter.CreateObservableCounter("channelmanager.ip.reconnects", ObserveIpReconnects, "{connect}", "Successful reconnects of an IP outstation's link since start (seed 002)");
     }
 
     /// <summary>The meter, for tests that listen to this instance only.</summary>
@@ -68,6 +72,16 @@ public sealed class ChannelManagerMetrics : IDisposable
             {
                 _seenConnects[m.Name] = (m.Statistics.Connects, m.Statistics.TotalTimeToConnect);
             }
+        }
+    }
+
+    /// <summary>Gives the IP outstation gauges their live set (called by <c>MapChannelManagerApi</c>).</summary>
+    internal void ObserveIpOutstations(Hosting.IpOutstationSet outstations)
+    {
+        ArgumentNullException.ThrowIfNull(outstations);
+        lock (_gate)
+        {
+            _ip = outstations;
         }
     }
 
@@ -134,6 +148,23 @@ public sealed class ChannelManagerMetrics : IDisposable
         var (_, scheduler, time) = Live();
         return scheduler is null ? 0 : QueueView.Depth(scheduler.Status, time.GetUtcNow());
     }
+
+    private Hosting.IpOutstationSet LiveIp()
+    {
+        lock (_gate)
+        {
+            return _ip;
+        }
+    }
+
+    private IEnumerable<Measurement<int>> ObserveIpConnected() =>
+        [.. LiveIp().All.Select(o => new Measurement<int>(o.Channel.State == Core.Channels.Persistent.PersistentChannelState.Connected ? 1 : 0, new KeyValuePair<string, object?>("outstation", o.Name)))];
+
+    private IEnumerable<Measurement<double>> ObserveIpHeartbeat() =>
+        [.. LiveIp().All.Select(o => new Measurement<double>(o.Channel.Heartbeat.Interval.TotalSeconds, new KeyValuePair<string, object?>("outstation", o.Name)))];
+
+    private IEnumerable<Measurement<long>> ObserveIpReconnects() =>
+        [.. LiveIp().All.Select(o => new Measurement<long>(o.Reconnects, new KeyValuePair<string, object?>("outstation", o.Name)))];
 
     private int ObserveRunning() => Live().Scheduler?.Status.Count(s => s.Running) ?? 0;
 

@@ -56,6 +56,22 @@
       o.running ? "running" : time(o.pendingRetry || o.nextAttempt), o.numberState,
     ], { "data-outstation": o.name })));
 
+    // Issue 7: always-connected IP outstations; the heartbeat shows the learned interval and the remembered failure.
+    const ip = s.ipOutstations || [];
+    document.getElementById("ip-count").textContent = ip.length;
+    document.getElementById("ip-connected").textContent = ip.filter((o) => o.connected).length;
+    fill("ip-outstations", ip.length === 0
+      ? [row([{ text: "No IP outstations configured.", cls: "muted" }])]
+      : ip.map((o) => row([
+        o.name, o.endpoint, o.protocol,
+        { text: o.state, cls: "state link-" + o.state },
+        secs(o.heartbeatIntervalSeconds) + (o.heartbeatLastFailedSeconds != null ? " (failed at " + secs(o.heartbeatLastFailedSeconds) + ")" : "") + (o.heartbeatSettled ? " settled" : ""),
+        o.reconnects, o.polls + (o.failedPolls ? " (" + o.failedPolls + ")" : ""),
+        { text: o.lastOutcome, cls: "outcome-" + o.lastOutcome + " category-" + o.lastOutcomeCategory },
+        time(o.lastPollAt), time(o.nextPollAt),
+        o.lastLinkEvent ? time(o.lastLinkEvent.at) + " " + o.lastLinkEvent.kind + ": " + o.lastLinkEvent.detail : "",
+      ], { "data-ip-outstation": o.name, "data-state": o.state, "data-polls": String(o.polls), class: o.connected ? "" : "faulted" })));
+
     fill("events", s.events.map((e) => row([
       time(e.endedAt), e.outstation,
       { text: e.outcome, cls: "outcome-" + e.outcome + " category-" + e.category },

@@ -17,6 +17,9 @@ internal sealed class ChannelManagerSettings
 
     public IList<OutstationSettings> Outstations { get; init; } = [];
 
+    /// <summary>Always-connected IP outstations (issue 7, docs/ip-outstations.md §5): polled over a kept-open TCP link, no modem, no number.</summary>
+    public IList<IpOutstationSettings> IpOutstations { get; init; } = [];
+
     public RepeatCallGuardOptions RepeatCallGuard { get; init; } = new();
 
     public SchedulerOptions Scheduler { get; init; } = new();

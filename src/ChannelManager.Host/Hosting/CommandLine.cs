@@ -140,7 +140,12 @@ internal static class CommandLine
         }
 
         var s = loaded.Settings;
-        await output.WriteLineAsync($"{configPath}: OK ({s.Modems.Count} modems, {s.Outstations.Count} outstations, profile {s.RepeatCallGuard.Profile}, state {loaded.ResolvePath(s.Storage.Path)})").ConfigureAwait(false);
+        await output.WriteLineAsync($"{configPath}: OK ({s.Modems.Count} modems, {s.Outstations.Count} outstations, {s.IpOutstations.Count} IP outstations, profile {s.RepeatCallGuard.Profile}, state {loaded.ResolvePath(s.Storage.Path)})").ConfigureAwait(false);
+        foreach (var ip in s.IpOutstations)
+        {
+            await output.WriteLineAsync($"  IP outstation {ip.Describe()}").ConfigureAwait(false);
+        }
+
         return ExitCodes.Ok;
     }
 

@@ -1,8 +1,11 @@
 using ChannelManager.Core.Channels;
+using ChannelManager.Core.Channels.Persistent;
+using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Protocols;
 using ChannelManager.Core.Protocols.Modbus;
 using ChannelManager.Core.Scheduling;
 using ChannelManager.Persistence.Sqlite;
+using ChannelManager.Transport.Tcp;
 using Microsoft.Extensions.Logging;
 
 namespace ChannelManager.Host.Hosting;
@@ -58,13 +61,50 @@ internal static class Composition
     public static IReadOnlyList<ProtocolCommand> CreateCommands(OutstationSettings outstation)
     {
         ArgumentNullException.ThrowIfNull(outstation);
-        return [.. outstation.Reads.Select(ProtocolCommand (r) => r.Table switch
+        return [.. outstation.Reads.Select(CreateCommand)];
+    }
+
+    public static ProtocolCommand CreateCommand(ReadSettings read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return read.Table switch
         {
-            ModbusTable.Input => new ReadInputRegisters((ushort)r.Start, (ushort)r.Count),
-            ModbusTable.Coils => new ReadCoils((ushort)r.Start, (ushort)r.Count),
-            ModbusTable.Discrete => new ReadDiscreteInputs((ushort)r.Start, (ushort)r.Count),
-            _ => new ReadHoldingRegisters((ushort)r.Start, (ushort)r.Count),
-        })];
+            ModbusTable.Input => new ReadInputRegisters((ushort)read.Start, (ushort)read.Count),
+            ModbusTable.Coils => new ReadCoils((ushort)read.Start, (ushort)read.Count),
+            ModbusTable.Discrete => new ReadDiscreteInputs((ushort)read.Start, (ushort)read.Count),
+            _ => new ReadHoldingRegisters((ushort)read.Start, (ushort)read.Count),
+        };
+    }
+
+    /// <summary>
+    /// One always-connected IP outstation (docs/ip-outstations.md §5): a <see cref="PersistentChannel"/> over a new
+    /// <see cref="TcpChannelTransport"/> per connect, speaking Modbus TCP or Modbus RTU over TCP, with its learned
+    /// heartbeat kept in <paramref name="heartbeats"/> (the SQLite state file; null = re-learn after each restart).
+    /// </summary>
+    public static IpOutstation CreateIpOutstation(IpOutstationSettings outstation, TimeProvider time, IHeartbeatStore? heartbeats, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(outstation);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        IProtocolDriver driver = outstation.Protocol switch
+        {
+            IpOutstationProtocol.ModbusRtu => new ModbusRtuMaster(
+                new ModbusRtuOptions { UnitId = (byte)outstation.UnitId, BaudRate = outstation.BaudRate, ResponseTimeout = outstation.ResponseTimeout, TimeoutRetries = outstation.TimeoutRetries },
+                time, loggerFactory.CreateLogger<ModbusRtuMaster>()),
+            _ => new ModbusTcpMaster(
+                new ModbusTcpOptions { UnitId = (byte)outstation.UnitId, ResponseTimeout = outstation.ResponseTimeout, TimeoutRetries = outstation.TimeoutRetries },
+                time, loggerFactory.CreateLogger<ModbusTcpMaster>()),
+        };
+        var endpoint = TcpTransportOptions.Parse(outstation.Endpoint);
+        endpoint.ConnectTimeout = outstation.ConnectTimeout;
+        var channel = new PersistentChannel(
+            outstation.ToChannelOptions(),
+            () => new TcpChannelTransport(new TcpTransportOptions { Host = endpoint.Host, Port = endpoint.Port, ConnectTimeout = endpoint.ConnectTimeout }, time),
+            driver,
+            [CreateCommand(outstation.HeartbeatRead)],
+            time,
+            store: heartbeats,
+            logger: loggerFactory.CreateLogger<PersistentChannel>());
+        return new IpOutstation(outstation, endpoint.Endpoint, channel, [.. outstation.Reads.Select(CreateCommand)]);
     }
 
     /// <summary>Opens the state file (relative paths against the config file's directory).</summary>

@@ -17,7 +17,9 @@ internal static class ServiceRegistration
     /// <see cref="TimeProvider"/> (System), <see cref="IStateStore"/> (the opened store; the caller closes it after
     /// the host), <see cref="RepeatCallBook"/>, <see cref="SimulatedBank"/> (only with a Simulation section),
     /// <see cref="ModemChannelManager"/>, <see cref="PollTransaction"/> (also as <see cref="IPollExecutor"/>),
-    /// <see cref="PollScheduler"/>, <see cref="ServiceExitState"/> and the hosted <see cref="ChannelManagerService"/>.
+    /// <see cref="PollScheduler"/>, <see cref="ServiceExitState"/> and the hosted <see cref="ChannelManagerService"/>;
+    /// for IP outstations the store as <see cref="IHeartbeatStore"/>, <see cref="IpOutstationSet"/> and the hosted
+    /// <see cref="IpOutstationService"/>.
     /// </summary>
     public static IServiceCollection AddChannelManager(this IServiceCollection services, SettingsLoadResult loaded, IStateStore store)
     {
@@ -25,7 +27,9 @@ internal static class ServiceRegistration
         ArgumentNullException.ThrowIfNull(store);
         services.AddSingleton(loaded);
         services.AddSingleton<IValidateOptions<ChannelManagerSettings>>(new ChannelManagerSettingsValidator(loaded.ReadErrors));
-        services.AddOptions<ChannelManagerSettings>().Bind(loaded.Readable).ValidateOnStart();
+        services.AddOptions<ChannelManagerSettings>().Bind(loaded.Readable)
+            .PostConfigure(s => SettingsLoader.BindIpOutstationSections(loaded.Readable, s, [])) // as SettingsLoader.Bind did; its errors are in ReadErrors
+            .ValidateOnStart();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ChannelManagerSettings>>().Value);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(store);
@@ -62,6 +66,16 @@ internal static class ServiceRegistration
         });
         services.AddSingleton<ServiceExitState>();
         services.AddHostedService<ChannelManagerService>();
+
+        // Issue 7: the always-connected IP outstations; their learned heartbeats live in the same state file.
+        if (store is IHeartbeatStore heartbeats)
+        {
+            services.AddSingleton(heartbeats);
+        }
+
+        services.AddSingleton(sp => new IpOutstationSet([.. sp.GetRequiredService<ChannelManagerSettings>().IpOutstations.Select(o => Composition.CreateIpOutstation(
+            o, sp.GetRequiredService<TimeProvider>(), sp.GetService<IHeartbeatStore>(), sp.GetRequiredService<ILoggerFactory>()))]));
+        services.AddHostedService<IpOutstationService>();
 
         // In-flight calls get their hang-up (HangUpTimeout) plus a margin for the Modbus exchange to end.
         services.Configure<HostOptions>(o => o.ShutdownTimeout = loaded.Settings.ChannelManager.HangUpTimeout + TimeSpan.FromSeconds(15));

@@ -126,7 +126,52 @@ internal static class SettingsLoader
             errors.Add(new ConfigError("$", Flatten(ex)));
         }
 
+        BindIpOutstationSections(readable, settings, errors);
         return new SettingsLoadResult(settings, errors, root, readable, baseDirectory);
+    }
+
+    /// <summary>
+    /// The two places where the <c>IpOutstations</c> section (docs/ip-outstations.md §5) must not simply merge into
+    /// the defaults: a <c>Reconnect</c> section is a whole strategy (a Linear one must not inherit the default's
+    /// AttemptsExceededDelay, seed 002: unset = INFINITE), and a <c>Heartbeat</c> section without <c>Default</c>
+    /// starts at its own <c>Min</c> rather than at the 8-minute default it may lie outside of. Also applied by
+    /// <c>run</c>'s options binding (ServiceRegistration's PostConfigure), so both see the same settings.
+    /// </summary>
+    internal static void BindIpOutstationSections(IConfiguration readable, ChannelManagerSettings settings, List<ConfigError> errors)
+    {
+        var items = readable.GetSection(nameof(ChannelManagerSettings.IpOutstations)).GetChildren().ToList();
+        if (items.Count != settings.IpOutstations.Count)
+        {
+            return; // the binder skipped an entry it could not read; the walk has reported it by path
+        }
+
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (settings.IpOutstations[i] is not { } ip)
+            {
+                continue;
+            }
+
+            try
+            {
+                var reconnect = items[i].GetSection(nameof(IpOutstationSettings.Reconnect));
+                if (reconnect.GetChildren().Any())
+                {
+                    ip.Reconnect = reconnect.Get<BackoffOptions>() ?? new BackoffOptions();
+                }
+
+                var heartbeat = items[i].GetSection(nameof(IpOutstationSettings.Heartbeat));
+                if (ip.Heartbeat is { } h && heartbeat.GetChildren().Any() && heartbeat[nameof(HeartbeatOptions.Default)] is null && heartbeat[nameof(HeartbeatOptions.Min)] is not null)
+                {
+                    h.Default = h.Min;
+                }
+            }
+            catch (InvalidOperationException ex)
+            {
+                // As in Bind: the walk mirrors the binder's rules, so this is only a safety net.
+                errors.Add(new ConfigError($"IpOutstations[{items[i].Key}]", Flatten(ex)));
+            }
+        }
     }
 
     /// <summary>

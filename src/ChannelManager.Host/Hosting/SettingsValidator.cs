@@ -32,6 +32,7 @@ internal static class SettingsValidator
         var errors = new List<ConfigError>();
         ValidateModems(settings, errors);
         ValidateOutstations(settings, errors);
+        IpOutstationValidation.Validate(settings, errors);
         errors.AddRange(settings.RepeatCallGuard?.Validate("RepeatCallGuard") ?? [new("RepeatCallGuard", "is required")]);
         errors.AddRange(settings.Scheduler?.Validate("Scheduler") ?? [new("Scheduler", "is required")]);
         ValidateStorage(settings.Storage, errors);
@@ -91,7 +92,12 @@ internal static class SettingsValidator
     {
         if (settings.Outstations is not { Count: > 0 } outstations)
         {
-            errors.Add(new("Outstations", "at least one outstation is required"));
+            // An installation of IP outstations only has nothing to dial (issue 7); one of the two lists is needed.
+            if (settings.IpOutstations is not { Count: > 0 })
+            {
+                errors.Add(new("Outstations", "at least one outstation (Outstations or IpOutstations) is required"));
+            }
+
             return;
         }
 
@@ -131,7 +137,7 @@ internal static class SettingsValidator
                 errors.Add(new(P("UnitId"), $"{I(o.UnitId)} must be between 1 and 247 (Modbus serial line §2.2)"));
             }
 
-            ValidateReads(o, P("Reads"), errors);
+            ValidateReads(o.Reads, P("Reads"), errors);
             if (o.Interval < TimeSpan.FromSeconds(1) || o.Interval > TimeSpan.FromDays(7))
             {
                 errors.Add(new(P("Interval"), $"{o.Interval} must be between 00:00:01 and 7.00:00:00"));
@@ -168,9 +174,9 @@ internal static class SettingsValidator
         }
     }
 
-    private static void ValidateReads(OutstationSettings o, string at, List<ConfigError> errors)
+    internal static void ValidateReads(IList<ReadSettings>? reads, string at, List<ConfigError> errors)
     {
-        if (o.Reads is not { Count: > 0 } reads)
+        if (reads is not { Count: > 0 })
         {
             errors.Add(new(at, "at least one read is required"));
             return;
@@ -178,32 +184,37 @@ internal static class SettingsValidator
 
         for (var r = 0; r < reads.Count; r++)
         {
-            var path = $"{at}[{I(r)}]";
-            if (reads[r] is not { } read)
-            {
-                errors.Add(new(path, "must not be null"));
-                continue;
-            }
+            ValidateRead(reads[r], $"{at}[{I(r)}]", errors);
+        }
+    }
 
-            if (!Enum.IsDefined(read.Table))
-            {
-                errors.Add(new($"{path}.Table", $"unknown table '{read.Table}'"));
-            }
+    /// <summary>One read: a known table, 1–125 registers or 1–2000 bits, inside the 16-bit address space.</summary>
+    internal static void ValidateRead(ReadSettings? read, string path, List<ConfigError> errors)
+    {
+        if (read is null)
+        {
+            errors.Add(new(path, "must not be null"));
+            return;
+        }
 
-            var max = read.Table is ModbusTable.Coils or ModbusTable.Discrete ? MaxBitCount : MaxRegisterCount;
-            if (read.Count < 1 || read.Count > max)
-            {
-                errors.Add(new($"{path}.Count", $"{I(read.Count)} must be between 1 and {I(max)} for {read.Table}"));
-            }
+        if (!Enum.IsDefined(read.Table))
+        {
+            errors.Add(new($"{path}.Table", $"unknown table '{read.Table}'"));
+        }
 
-            if (read.Start is < 0 or > 65535)
-            {
-                errors.Add(new($"{path}.Start", $"{I(read.Start)} must be between 0 and 65535"));
-            }
-            else if (read.Count >= 1 && read.Start + read.Count > 65536)
-            {
-                errors.Add(new($"{path}.Count", $"Start {I(read.Start)} + Count {I(read.Count)} runs past address 65535"));
-            }
+        var max = read.Table is ModbusTable.Coils or ModbusTable.Discrete ? MaxBitCount : MaxRegisterCount;
+        if (read.Count < 1 || read.Count > max)
+        {
+            errors.Add(new($"{path}.Count", $"{I(read.Count)} must be between 1 and {I(max)} for {read.Table}"));
+        }
+
+        if (read.Start is < 0 or > 65535)
+        {
+            errors.Add(new($"{path}.Start", $"{I(read.Start)} must be between 0 and 65535"));
+        }
+        else if (read.Count >= 1 && read.Start + read.Count > 65536)
+        {
+            errors.Add(new($"{path}.Count", $"Start {I(read.Start)} + Count {I(read.Count)} runs past address 65535"));
         }
     }
 

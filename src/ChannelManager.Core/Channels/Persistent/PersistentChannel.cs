@@ -51,6 +51,7 @@ public sealed class PersistentChannel : IAsyncDisposable
     private string _lastConnectFailure = "not connected yet";
     private string _endpoint = "?";
     private LearnedHeartbeat? _saved;
+    private long _connects;
 
     public PersistentChannel(
         PersistentChannelOptions options,
@@ -114,6 +115,12 @@ public sealed class PersistentChannel : IAsyncDisposable
                 return [.. _events];
         }
     }
+
+    /// <summary>
+    /// Successful connects since start; every one after the first is a reconnect. A running total (the event list
+    /// keeps only the newest 512), for the host's reconnect counter and dashboard.
+    /// </summary>
+    public long Connects => Interlocked.Read(ref _connects);
 
     public int Count(ChannelEventKind kind)
     {
@@ -258,6 +265,7 @@ public sealed class PersistentChannel : IAsyncDisposable
 
         _link = link;
         _failedConnects = 0;   // seed 002: "resetting to 1 when connection is connected"
+        Interlocked.Increment(ref _connects);
         _lastActivity = _time.GetTimestamp();
         SetState(PersistentChannelState.Connected);
         Record(ChannelEventKind.Connected, link.Endpoint);

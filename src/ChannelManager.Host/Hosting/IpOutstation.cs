@@ -1,0 +1,148 @@
+using ChannelManager.Core;
+using ChannelManager.Core.Channels.Persistent;
+using ChannelManager.Core.Persistence;
+using ChannelManager.Core.Protocols;
+
+namespace ChannelManager.Host.Hosting;
+
+/// <summary>
+/// One configured IP outstation at run time: its <see cref="PersistentChannel"/>, the poll's commands, and what its
+/// polls did (for the API, the dashboard and the metrics). Polled by <see cref="IpOutstationService"/>.
+/// </summary>
+internal sealed class IpOutstation(IpOutstationSettings settings, string endpoint, PersistentChannel channel, IReadOnlyList<ProtocolCommand> commands) : IAsyncDisposable
+{
+    private readonly Lock _gate = new();
+    private PersistentPollResult? _last;
+    private DateTimeOffset? _lastSuccess;
+    private DateTimeOffset? _lastFailure;
+    private DateTimeOffset? _nextPoll;
+    private long _polls;
+    private long _failures;
+    private long _rerun;
+
+    public string Name => settings.Name;
+
+    /// <summary>tcp://host:port, as connected to (and as the event log's "number" of this outstation).</summary>
+    public string Endpoint { get; } = endpoint;
+
+    public IpOutstationProtocol Protocol => settings.Protocol;
+
+    public TimeSpan PollInterval => settings.PollInterval;
+
+    public PersistentChannel Channel { get; } = channel;
+
+    public IReadOnlyList<ProtocolCommand> Commands { get; } = commands;
+
+    /// <summary>Reconnects since start: every successful connect after the first.</summary>
+    public long Reconnects => Math.Max(0, Channel.Connects - 1);
+
+    public void Scheduled(DateTimeOffset next)
+    {
+        lock (_gate)
+            _nextPoll = next;
+    }
+
+    /// <summary>Notes a finished poll and returns its event-log record (design.md §3 attribution comes from the code).</summary>
+    public TransactionRecord Record(PersistentPollResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        lock (_gate)
+        {
+            _last = result;
+            _polls++;
+            _nextPoll = null;
+            if (result.RetriedAfterReconnect)
+                _rerun++;
+            if (result.IsSuccess)
+            {
+                _lastSuccess = result.EndedAt;
+            }
+            else
+            {
+                _failures++;
+                _lastFailure = result.EndedAt;
+            }
+        }
+
+        var reply = result.IsSuccess ? string.Empty : result.Detail ?? result.Code.ToString();
+        if (result.RetriedAfterReconnect)
+        {
+            var note = $"run {result.Runs} times: the link dropped under it and it was run again after reconnecting";
+            reply = reply.Length == 0 ? note : $"{reply}; {note}";
+        }
+
+        // No modem and no telephone number: the endpoint stands where the number is, so `events` and the API show
+        // where the poll went; nothing reaches the repeat-call ledger (a TCP connect is not a call).
+        return new TransactionRecord(result.StartedAt, result.EndedAt, Name, Endpoint, result.Code, null, [], reply);
+    }
+
+    public IpOutstationSnapshot Snapshot()
+    {
+        var heartbeat = Channel.Heartbeat;
+        var events = Channel.Events;
+        var lastEvent = events.Count > 0 ? events[^1] : null;
+        lock (_gate)
+        {
+            return new IpOutstationSnapshot(
+                Name,
+                Endpoint,
+                Protocol,
+                Channel.State,
+                heartbeat.Interval,
+                heartbeat.LastFailed,
+                heartbeat.IsSettled,
+                Channel.Connects,
+                Reconnects,
+                _polls,
+                _failures,
+                _rerun,
+                _last?.EndedAt,
+                _last?.Code,
+                _last is { IsSuccess: false } last ? last.Detail : null,
+                _lastSuccess,
+                _lastFailure,
+                _nextPoll,
+                lastEvent);
+        }
+    }
+
+    public ValueTask DisposeAsync() => Channel.DisposeAsync();
+}
+
+/// <summary>What an IP outstation is doing, read by the API, the dashboard and the metrics.</summary>
+internal sealed record IpOutstationSnapshot(
+    string Name,
+    string Endpoint,
+    IpOutstationProtocol Protocol,
+    PersistentChannelState State,
+    TimeSpan HeartbeatInterval,
+    TimeSpan? HeartbeatLastFailed,
+    bool HeartbeatSettled,
+    long Connects,
+    long Reconnects,
+    long Polls,
+    long FailedPolls,
+    long PollsRerunAfterReconnect,
+    DateTimeOffset? LastPollAt,
+    OutcomeCode? LastOutcome,
+    string? LastDetail,
+    DateTimeOffset? LastSuccess,
+    DateTimeOffset? LastFailure,
+    DateTimeOffset? NextPollAt,
+    ChannelEvent? LastLinkEvent)
+{
+    public bool Connected => State == PersistentChannelState.Connected;
+}
+
+/// <summary>Every configured IP outstation (empty when the configuration has none, and in hosts without the service).</summary>
+internal sealed class IpOutstationSet(IReadOnlyList<IpOutstation> outstations)
+{
+    public static IpOutstationSet Empty { get; } = new([]);
+
+    public IReadOnlyList<IpOutstation> All { get; } = outstations;
+
+    public IpOutstation? Find(string name) =>
+        All.FirstOrDefault(o => o.Name == name) ?? All.FirstOrDefault(o => string.Equals(o.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    public IReadOnlyList<IpOutstationSnapshot> Snapshot() => [.. All.Select(o => o.Snapshot())];
+}
