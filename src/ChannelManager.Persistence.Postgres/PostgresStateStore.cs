@@ -467,6 +467,10 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
             new StateStoreException(StateStoreFault.Corrupt, path, $"the database reports corrupt data ({pg.SqlState}: {pg.MessageText})", ex),
         PostgresException pg =>
             new StateStoreException(StateStoreFault.Unavailable, path, $"{pg.SqlState}: {pg.MessageText}", ex),
+        // CommandTimeout: Npgsql cancels the statement and reports the timeout. Almost always a row another host holds
+        // (the guard's FOR UPDATE) — "beyond the busy timeout", as SQLite's SQLITE_BUSY.
+        { InnerException: TimeoutException } =>
+            new StateStoreException(StateStoreFault.Locked, path, $"a statement timed out: rows locked by another host, or the server is overloaded ({ex.Message})", ex),
         _ => new StateStoreException(StateStoreFault.Unavailable, path, $"cannot reach the database server ({ex.Message})", ex),
     };
 
