@@ -31,6 +31,9 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
 
     public CountryProfile Profile { get; } = profile;
 
+    /// <summary>True when check-and-record runs in the shared database's transaction (several hosts, issue 11).</summary>
+    public bool IsShared => _shared is not null;
+
     /// <summary>Every ledger event since this book was created (attempts, locks, alarms, resets), oldest first.</summary>
     public IReadOnlyCollection<LedgerEvent> Events => _events;
 
