@@ -72,6 +72,7 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
             last_failed_ticks bigint,
             updated_at timestamptz NOT NULL);
         """,
+        LeaseMigration,
     ];
 
     /// <summary>pg_advisory_xact_lock key ("CMSCHEMA"): two hosts starting at once migrate one after the other.</summary>
