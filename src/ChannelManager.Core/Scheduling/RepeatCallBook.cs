@@ -26,6 +26,9 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ISharedLedgerStore? _shared = store as ISharedLedgerStore;
 
+    /// <summary>Dead peers whose open attempts this host took over (<see cref="AdoptAttemptsOf"/>); closed by the next <see cref="LoadAsync"/>.</summary>
+    private readonly ConcurrentQueue<string> _adopted = new();
+
     /// <summary>The attempt this host began on each number (shared store only): its outcome is recorded only onto that attempt.</summary>
     private readonly ConcurrentDictionary<string, AttemptRecord> _mine = new(StringComparer.Ordinal);
 
@@ -56,7 +59,13 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
             {
                 // Shared: an attempt in progress may be a live peer's dial. Only this host's own interrupted attempts are
                 // closed here; a dead peer's are closed by whoever takes over its work (docs/scale-out.md).
-                var own = await _shared.RecoverAttemptsOfHostAsync(_shared.HostId, l => RepeatCallGuard.RecoverAfterRestart(l, Profile, now), cancellationToken).ConfigureAwait(false);
+                var own = new List<LedgerUpdate>();
+                foreach (var host in _adopted.Prepend(_shared.HostId).Distinct(StringComparer.Ordinal))
+                {
+                    own.AddRange(await _shared.RecoverAttemptsOfHostAsync(host, l => RepeatCallGuard.RecoverAfterRestart(l, Profile, now), cancellationToken).ConfigureAwait(false));
+                }
+
+                _adopted.Clear();
                 foreach (var update in own)
                 {
                     Publish(update);
@@ -91,6 +100,17 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         }
 
         return recovered;
+    }
+
+    /// <summary>
+    /// Shared store: this host has taken over the work of dead host <paramref name="hostId"/> (its lease expired). The
+    /// next <see cref="LoadAsync"/> closes that host's open attempts as failed too (research §3.1), and returns them
+    /// with this host's own, so the scheduler backs off from them exactly as after its own crash.
+    /// </summary>
+    public void AdoptAttemptsOf(string hostId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(hostId);
+        _adopted.Enqueue(hostId);
     }
 
     /// <summary>What the guard would answer now, without recording anything (the scheduler asks before it queues a poll).</summary>

@@ -123,6 +123,12 @@ internal sealed class StorageSettings
 
     /// <summary>Postgres: this host's name in the shared tables, unique per host (default: the machine name).</summary>
     public string? HostId { get; set; }
+
+    /// <summary>
+    /// Postgres: the active host's lease (docs/scale-out.md). A standby takes over at most LeaseTime + LeaseTime/5
+    /// (≤ 2 s) after the active host's last renewal: 12 s with the default.
+    /// </summary>
+    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>Where the state lives (docs/scale-out.md).</summary>

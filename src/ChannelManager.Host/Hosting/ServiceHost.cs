@@ -56,6 +56,7 @@ internal static class ServiceHost
             builder.Services.AddSystemd();
             builder.Services.AddWindowsService(o => o.ServiceName = "ChannelManager");
             builder.Services.AddChannelManager(loaded, store);
+            builder.Services.AddSharedStorage(loaded, store);
 
             // After AddChannelManager: the API wraps the registered IStateStore so every transaction is metered,
             // and listens on Api:Urls (loopback by default) unless --urls overrides it.

@@ -259,6 +259,11 @@ internal static class SettingsValidator
         {
             errors.Add(new("Storage.HostId", "must not be blank (leave it out to use the machine name)"));
         }
+
+        if (storage.LeaseTime < TimeSpan.FromSeconds(1) || storage.LeaseTime > TimeSpan.FromMinutes(1))
+        {
+            errors.Add(new("Storage.LeaseTime", $"{storage.LeaseTime} must be between 00:00:01 and 00:01:00"));
+        }
     }
 
     private static void ValidateLog(LogSettings? log, List<ConfigError> errors)
