@@ -13,6 +13,8 @@ command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 /usr/bin/python3 -c 'import serial' >/dev/null 2>&1 || need+=(python3-serial)
 # The dashboard test drives Debian's headless Chromium through chromedriver (issue 8 item 6).
 { command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || need+=(chromium chromium-driver)
+# The shared-state store's tests run against a real PostgreSQL server (issue 11; tests/support/postgres.sh).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -28,6 +30,13 @@ if ! grep -q "Build succeeded" /tmp/cm-build.log || grep -qE "[1-9][0-9]* Error\
 fi
 
 echo "== tests"
+# A throw-away PostgreSQL server for the Postgres store's tests; they fail (CI=true) without CHANNELMANAGER_TEST_PG.
+if pg_env=$(tests/support/postgres.sh start); then
+  eval "$pg_env"
+  trap 'tests/support/postgres.sh stop "$CM_PG_DIR"' EXIT
+else
+  echo "could not start the test PostgreSQL server; its tests will fail"
+fi
 results=$(mktemp -d)
 dotnet test ChannelManager.sln -c Release --no-build --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" 2>&1 | tee /tmp/cm-test.log
 status=${PIPESTATUS[0]}

@@ -10,6 +10,13 @@ namespace ChannelManager.Core.Scheduling;
 /// concurrent requests for one number cannot both pass the guard. With an <see cref="IStateStore"/> every
 /// change is saved before the call returns — in particular "attempt started" is durable before ATD is written
 /// (research §3.1), so a crash can never make a restart forget a dial.
+/// <para>
+/// With a store that other hosts share (<see cref="ISharedLedgerStore"/>, issue 11 item 3) the in-memory ledgers are only
+/// this host's cache: every check-and-record reads, decides and writes the number's ledger inside one database
+/// transaction holding its row, so two hosts together never exceed a number's limits. The read-only
+/// <see cref="Check"/> answers from the cache (a hint for the scheduler); the decision that lets a dial start is
+/// always <see cref="TryBeginAttemptAsync"/>'s.
+/// </para>
 /// </summary>
 [SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "SemaphoreSlim needs disposing only when its AvailableWaitHandle is used, which it never is here.")]
 public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = null)
@@ -17,8 +24,18 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
     private readonly ConcurrentDictionary<string, NumberLedger> _ledgers = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<LedgerEvent> _events = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ISharedLedgerStore? _shared = store as ISharedLedgerStore;
+
+    /// <summary>Dead peers whose open attempts this host took over (<see cref="AdoptAttemptsOf"/>); closed by the next <see cref="LoadAsync"/>.</summary>
+    private readonly ConcurrentQueue<string> _adopted = new();
+
+    /// <summary>The attempt this host began on each number (shared store only): its outcome is recorded only onto that attempt.</summary>
+    private readonly ConcurrentDictionary<string, AttemptRecord> _mine = new(StringComparer.Ordinal);
 
     public CountryProfile Profile { get; } = profile;
+
+    /// <summary>True when check-and-record runs in the shared database's transaction (several hosts, issue 11).</summary>
+    public bool IsShared => _shared is not null;
 
     /// <summary>Every ledger event since this book was created (attempts, locks, alarms, resets), oldest first.</summary>
     public IReadOnlyCollection<LedgerEvent> Events => _events;
@@ -38,6 +55,30 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_shared is not null)
+            {
+                // Shared: an attempt in progress may be a live peer's dial. Only this host's own interrupted attempts are
+                // closed here; a dead peer's are closed by whoever takes over its work (docs/scale-out.md).
+                var own = new List<LedgerUpdate>();
+                foreach (var host in _adopted.Prepend(_shared.HostId).Distinct(StringComparer.Ordinal))
+                {
+                    own.AddRange(await _shared.RecoverAttemptsOfHostAsync(host, l => RepeatCallGuard.RecoverAfterRestart(l, Profile, now), cancellationToken).ConfigureAwait(false));
+                }
+
+                _adopted.Clear();
+                foreach (var update in own)
+                {
+                    Publish(update);
+                }
+
+                foreach (var ledger in await store.LoadLedgersAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    _ledgers[ledger.Number] = ledger;
+                }
+
+                return own;
+            }
+
             foreach (var ledger in await store.LoadLedgersAsync(cancellationToken).ConfigureAwait(false))
             {
                 var current = ledger;
@@ -59,6 +100,17 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         }
 
         return recovered;
+    }
+
+    /// <summary>
+    /// Shared store: this host has taken over the work of dead host <paramref name="hostId"/> (its lease expired). The
+    /// next <see cref="LoadAsync"/> closes that host's open attempts as failed too (research §3.1), and returns them
+    /// with this host's own, so the scheduler backs off from them exactly as after its own crash.
+    /// </summary>
+    public void AdoptAttemptsOf(string hostId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(hostId);
+        _adopted.Enqueue(hostId);
     }
 
     /// <summary>What the guard would answer now, without recording anything (the scheduler asks before it queues a poll).</summary>
@@ -93,6 +145,8 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_shared is not null)
+                return await TryBeginSharedAsync(_shared, number, now, modem, cancellationToken).ConfigureAwait(false);
             var current = LedgerOf(number);
             var decision = RepeatCallGuard.Check(current, Profile, now, modem);
             if (!decision.Allowed)
@@ -116,6 +170,8 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
+            if (_shared is not null)
+                return await CompleteSharedAsync(_shared, number, result).ConfigureAwait(false);
             var update = RepeatCallGuard.RecordOutcome(_ledgers[number], Profile, result);
             await SaveAsync(update, CancellationToken.None).ConfigureAwait(false);
             return update;
@@ -136,7 +192,10 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await SaveAsync(new LedgerUpdate(LedgerOf(e.Number), [e]), cancellationToken).ConfigureAwait(false);
+            if (_shared is not null)
+                await UpdateSharedAsync(_shared, e.Number, current => new LedgerUpdate(current, [e]), cancellationToken).ConfigureAwait(false);
+            else
+                await SaveAsync(new LedgerUpdate(LedgerOf(e.Number), [e]), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -150,6 +209,9 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_shared is not null)
+                return await UpdateSharedAsync(_shared, number, current => RepeatCallGuard.OperatorReset(current, operatorName, reason, now), cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException("An operator reset always changes the ledger.");
             var update = RepeatCallGuard.OperatorReset(LedgerOf(number), operatorName, reason, now);
             await SaveAsync(update, cancellationToken).ConfigureAwait(false);
             return update;
@@ -158,6 +220,48 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>Check and record in ONE database transaction, on the ledger as the database holds it now (issue 11 item 3).</summary>
+    private async Task<GuardDecision> TryBeginSharedAsync(ISharedLedgerStore shared, string number, DateTimeOffset now, string? modem, CancellationToken cancellationToken)
+    {
+        GuardDecision? decision = null;
+        var update = await UpdateSharedAsync(shared, number, current =>
+        {
+            var check = RepeatCallGuard.Check(current, Profile, now, modem);
+            decision = check;
+            return check.Allowed ? RepeatCallGuard.RecordAttemptStarted(current, Profile, now, modem) : null;
+        }, cancellationToken).ConfigureAwait(false);
+        if (update?.Ledger.InProgress is { } started)
+            _mine[number] = started;
+        return decision ?? throw new InvalidOperationException("The shared store did not run the guard.");
+    }
+
+    /// <summary>
+    /// Records the outcome onto the attempt this host began, if the database still holds it open. If it does not, a
+    /// peer that took this host for dead has already closed it as a failed attempt (research §3.1) — the conservative
+    /// record stands, and nothing is written over a newer attempt.
+    /// </summary>
+    private async Task<LedgerUpdate> CompleteSharedAsync(ISharedLedgerStore shared, string number, AttemptResult result)
+    {
+        _mine.TryRemove(number, out var mine);
+        var update = await UpdateSharedAsync(shared, number, current =>
+            current.InProgress is { } open && mine is not null && open.OffHook == mine.OffHook && string.Equals(open.Modem, mine.Modem, StringComparison.Ordinal)
+                ? RepeatCallGuard.RecordOutcome(current, Profile, result)
+                : null, CancellationToken.None).ConfigureAwait(false);
+        return update ?? new LedgerUpdate(LedgerOf(number), []);
+    }
+
+    /// <summary>Runs one pure change of a number's ledger inside the shared store's transaction; refreshes the cache either way.</summary>
+    private async Task<LedgerUpdate?> UpdateSharedAsync(ISharedLedgerStore shared, string number, Func<NumberLedger, LedgerUpdate?> change, CancellationToken cancellationToken)
+    {
+        LedgerUpdate? made = null;
+        // The store may run the change more than once (a retried transaction): only the last run's update is the stored one.
+        var stored = await shared.UpdateLedgerAsync(number, current => made = change(current), cancellationToken).ConfigureAwait(false);
+        _ledgers[number] = stored;
+        if (made is not null)
+            Publish(made);
+        return made;
     }
 
     private async Task SaveAsync(LedgerUpdate update, CancellationToken cancellationToken)

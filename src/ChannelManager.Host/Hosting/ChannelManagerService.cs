@@ -24,16 +24,38 @@ internal sealed class ChannelManagerService(
     ModemChannelManager channels,
     IHostApplicationLifetime lifetime,
     ServiceExitState exit,
-    ILogger<ChannelManagerService> logger) : BackgroundService
+    ILogger<ChannelManagerService> logger,
+    RepeatCallBook book,
+    HotStandby? standby = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var health = channels.RunHealthChecksAsync(stoppingToken);
+        // Shared store (issue 11, docs/scale-out.md): wait as standby until this host holds the active lease; losing it
+        // stops dialling at once (fail-stop) and stops the host, which comes back as standby when restarted.
+        using var lost = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var release = new CancellationTokenSource();
+        Task holding = Task.CompletedTask;
+        if (standby is not null)
+        {
+            try
+            {
+                await SharedStorage.BecomeActiveAsync(standby, book, logger, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return; // stopped while standby: nothing was dialled
+            }
+
+            holding = HoldAsync(standby.Lease, lost, release.Token);
+        }
+
+        var running = lost.Token;
+        var health = channels.RunHealthChecksAsync(running);
         try
         {
-            await scheduler.RunAsync(stoppingToken).ConfigureAwait(false);
+            await scheduler.RunAsync(running).ConfigureAwait(false);
         }
-        catch (InvalidOperationException ex) when (!stoppingToken.IsCancellationRequested)
+        catch (InvalidOperationException ex) when (!running.IsCancellationRequested)
         {
             Log.Failed(logger, ex);
             exit.ExitCode = ex.InnerException is StateStoreException || ex is { InnerException.InnerException: StateStoreException } ? ExitCodes.StoreError : ExitCodes.RuntimeError;
@@ -47,6 +69,20 @@ internal sealed class ChannelManagerService(
         }
 
         await health.ConfigureAwait(false);
+        // Only now, with every call hung up and recorded, is the lease given up (a clean stop: the standby starts at once).
+        await release.CancelAsync().ConfigureAwait(false);
+        await holding.ConfigureAwait(false);
+    }
+
+    private async Task HoldAsync(ActiveLease lease, CancellationTokenSource lost, CancellationToken release)
+    {
+        var end = await lease.HoldAsync(release).ConfigureAwait(false);
+        if (end == LeaseEnd.Released)
+            return;
+        SharedStorageLog.Lost(logger, lease.HostId, end);
+        exit.ExitCode = ExitCodes.StoreError;
+        await lost.CancelAsync().ConfigureAwait(false);
+        lifetime.StopApplication();
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

@@ -117,6 +117,28 @@ internal sealed class StorageSettings
     public string Path { get; set; } = "state/channelmanager.db";
 
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Sqlite (one host, the file at <see cref="Path"/>) or Postgres (a database redundant hosts share, issue 11).</summary>
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
+
+    /// <summary>Postgres: an Npgsql connection string. Keep the password out of the file: <c>CHANNELMANAGER_Storage__ConnectionString</c>.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>Postgres: this host's name in the shared tables, unique per host (default: the machine name).</summary>
+    public string? HostId { get; set; }
+
+    /// <summary>
+    /// Postgres: the active host's lease (docs/scale-out.md). A standby takes over at most LeaseTime + LeaseTime/5
+    /// (≤ 2 s) after the active host's last renewal: 12 s with the default.
+    /// </summary>
+    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Where the state lives (docs/scale-out.md).</summary>
+internal enum StorageProvider
+{
+    Sqlite,
+    Postgres,
 }
 
 /// <summary>Serilog sinks of the host: console plus a daily rolling file in <see cref="Directory"/> (relative = to the config file).</summary>

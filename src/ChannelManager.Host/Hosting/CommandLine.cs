@@ -140,7 +140,7 @@ internal static class CommandLine
         }
 
         var s = loaded.Settings;
-        await output.WriteLineAsync($"{configPath}: OK ({s.Modems.Count} modems, {s.Outstations.Count} outstations, {s.IpOutstations.Count} IP outstations, profile {s.RepeatCallGuard.Profile}, state {loaded.ResolvePath(s.Storage.Path)})").ConfigureAwait(false);
+        await output.WriteLineAsync($"{configPath}: OK ({s.Modems.Count} modems, {s.Outstations.Count} outstations, {s.IpOutstations.Count} IP outstations, profile {s.RepeatCallGuard.Profile}, state {Composition.DescribeStore(loaded)})").ConfigureAwait(false);
         foreach (var ip in s.IpOutstations)
         {
             await output.WriteLineAsync($"  IP outstation {ip.Describe()}").ConfigureAwait(false);
@@ -331,7 +331,7 @@ internal static class CommandLine
 
         public Microsoft.Extensions.Logging.ILogger Logger { get; private set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
-        public Persistence.Sqlite.SqliteStateStore? Store { get; private set; }
+        public IStateStore? Store { get; private set; }
 
         public SimulatedBank? Simulated { get; private set; }
 

@@ -4,6 +4,7 @@ using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Protocols;
 using ChannelManager.Core.Protocols.Modbus;
 using ChannelManager.Core.Scheduling;
+using ChannelManager.Persistence.Postgres;
 using ChannelManager.Persistence.Sqlite;
 using ChannelManager.Transport.Tcp;
 using Microsoft.Extensions.Logging;
@@ -107,11 +108,31 @@ internal static class Composition
         return new IpOutstation(outstation, endpoint.Endpoint, channel, [.. outstation.Reads.Select(CreateCommand)]);
     }
 
-    /// <summary>Opens the state file (relative paths against the config file's directory).</summary>
-    public static async Task<SqliteStateStore> OpenStoreAsync(SettingsLoadResult loaded, CancellationToken cancellationToken)
+    /// <summary>Opens the state file (relative paths against the config file's directory), or the shared PostgreSQL database (issue 11).</summary>
+    public static async Task<IStateStore> OpenStoreAsync(SettingsLoadResult loaded, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(loaded);
         var storage = loaded.Settings.Storage;
+        if (storage.Provider == StorageProvider.Postgres)
+        {
+            return await PostgresStateStore.OpenAsync(new PostgresStateStoreOptions
+            {
+                ConnectionString = storage.ConnectionString ?? string.Empty,
+                HostId = string.IsNullOrWhiteSpace(storage.HostId) ? Environment.MachineName : storage.HostId,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
         return await SqliteStateStore.OpenAsync(new SqliteStateStoreOptions { Path = loaded.ResolvePath(storage.Path), BusyTimeout = storage.BusyTimeout }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Where the state lives, for messages and logs: the file, or <c>postgres://host:port/database</c> (never the password).</summary>
+    public static string DescribeStore(SettingsLoadResult loaded)
+    {
+        ArgumentNullException.ThrowIfNull(loaded);
+        var storage = loaded.Settings.Storage;
+        if (storage.Provider != StorageProvider.Postgres)
+            return loaded.ResolvePath(storage.Path);
+        var b = new Npgsql.NpgsqlConnectionStringBuilder(storage.ConnectionString);
+        return $"postgres://{b.Host}:{b.Port}/{b.Database ?? b.Username}";
     }
 }

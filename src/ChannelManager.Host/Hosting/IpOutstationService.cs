@@ -12,6 +12,7 @@ namespace ChannelManager.Host.Hosting;
 /// <see cref="TimeProvider"/>, and writes each poll to the event log as a <see cref="TransactionRecord"/> like a
 /// dial-up poll. No poll passes the repeat-call guard: there is no number, and a TCP connect is not a call.
 /// Stopping cancels the loops and closes every link; a failing state store stops the host, as for dial-up polls.
+/// On a shared store only the host holding the active lease polls (<see cref="HotStandby.Active"/>).
 /// </summary>
 internal sealed class IpOutstationService(
     IpOutstationSet outstations,
@@ -19,7 +20,8 @@ internal sealed class IpOutstationService(
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ServiceExitState exit,
-    ILogger<IpOutstationService> logger) : BackgroundService
+    ILogger<IpOutstationService> logger,
+    HotStandby? standby = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -31,6 +33,13 @@ internal sealed class IpOutstationService(
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         try
         {
+            // Shared store (issue 11, docs/scale-out.md): only the active host polls; a standby waits for the lease,
+            // which ChannelManagerService acquires, so two hosts never poll (and log) the same IP outstation.
+            if (standby is not null)
+            {
+                await standby.Active.WaitAsync(stoppingToken).ConfigureAwait(false);
+            }
+
             foreach (var o in outstations.All)
             {
                 await o.Channel.StartAsync(failed.Token).ConfigureAwait(false);

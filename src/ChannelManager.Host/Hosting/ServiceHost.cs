@@ -33,7 +33,7 @@ internal static class ServiceHost
             return ExitCodes.BadConfig;
         }
 
-        Persistence.Sqlite.SqliteStateStore store;
+        IStateStore store;
         try
         {
             store = await Composition.OpenStoreAsync(loaded, CancellationToken.None).ConfigureAwait(false);
@@ -56,6 +56,7 @@ internal static class ServiceHost
             builder.Services.AddSystemd();
             builder.Services.AddWindowsService(o => o.ServiceName = "ChannelManager");
             builder.Services.AddChannelManager(loaded, store);
+            builder.Services.AddSharedStorage(loaded, store);
 
             // After AddChannelManager: the API wraps the registered IStateStore so every transaction is metered,
             // and listens on Api:Urls (loopback by default) unless --urls overrides it.
@@ -86,7 +87,7 @@ internal static class ServiceHost
                     return exit.ExitCode;
                 }
 
-                Log.Started(logger, app.Services.GetRequiredService<ModemChannelManager>().Modems.Count, loaded.Settings.Outstations.Count, loaded.ResolvePath(loaded.Settings.Storage.Path));
+                Log.Started(logger, app.Services.GetRequiredService<ModemChannelManager>().Modems.Count, loaded.Settings.Outstations.Count, Composition.DescribeStore(loaded));
                 // Returns once SIGTERM/SIGINT (or a failure) has stopped the host: hosted services are stopped by then.
                 await app.WaitForShutdownAsync().ConfigureAwait(false);
                 Log.Stopped(logger);

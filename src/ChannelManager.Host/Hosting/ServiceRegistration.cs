@@ -33,7 +33,9 @@ internal static class ServiceRegistration
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ChannelManagerSettings>>().Value);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(store);
-        services.AddSingleton(sp => new RepeatCallBook(sp.GetRequiredService<ChannelManagerSettings>().RepeatCallGuard.ResolveProfile(), sp.GetRequiredService<IStateStore>()));
+        // The opened store itself, not the container's (the API decorates that one to meter transactions): a shared store's
+        // ISharedLedgerStore must reach the book, or two hosts would each guard a number on their own copy (issue 11).
+        services.AddSingleton(sp => new RepeatCallBook(sp.GetRequiredService<ChannelManagerSettings>().RepeatCallGuard.ResolveProfile(), store));
         if (loaded.Settings.Simulation is not null)
         {
             services.AddSingleton(sp => SimulatedBank.Start(sp.GetRequiredService<ChannelManagerSettings>().Simulation!, sp.GetRequiredService<TimeProvider>())); // registered only when present

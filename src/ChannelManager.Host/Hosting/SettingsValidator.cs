@@ -226,6 +226,12 @@ internal static class SettingsValidator
             return;
         }
 
+        if (storage.Provider == StorageProvider.Postgres)
+        {
+            ValidateSharedStorage(storage, errors);
+            return;
+        }
+
         if (string.IsNullOrWhiteSpace(storage.Path))
         {
             errors.Add(new("Storage.Path", "must name the SQLite state file (e.g. state/channelmanager.db)"));
@@ -238,6 +244,36 @@ internal static class SettingsValidator
         if (storage.BusyTimeout < TimeSpan.FromMilliseconds(10) || storage.BusyTimeout > TimeSpan.FromMinutes(1))
         {
             errors.Add(new("Storage.BusyTimeout", $"{storage.BusyTimeout} must be between 00:00:00.010 and 00:01:00"));
+        }
+    }
+
+    /// <summary>Storage.Provider = Postgres (issue 11): a parseable connection string; the message never echoes it (it may hold a password).</summary>
+    private static void ValidateSharedStorage(StorageSettings storage, List<ConfigError> errors)
+    {
+        if (string.IsNullOrWhiteSpace(storage.ConnectionString))
+        {
+            errors.Add(new("Storage.ConnectionString", "is required when Storage.Provider is Postgres (e.g. Host=db1;Database=channelmanager;Username=cm)"));
+        }
+        else
+        {
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(storage.ConnectionString);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add(new("Storage.ConnectionString", $"is not a valid PostgreSQL connection string: {ex.Message}"));
+            }
+        }
+
+        if (storage.HostId is not null && string.IsNullOrWhiteSpace(storage.HostId))
+        {
+            errors.Add(new("Storage.HostId", "must not be blank (leave it out to use the machine name)"));
+        }
+
+        if (storage.LeaseTime < TimeSpan.FromSeconds(1) || storage.LeaseTime > TimeSpan.FromMinutes(1))
+        {
+            errors.Add(new("Storage.LeaseTime", $"{storage.LeaseTime} must be between 00:00:01 and 00:01:00"));
         }
     }
 

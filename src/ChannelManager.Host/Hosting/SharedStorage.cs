@@ -1,0 +1,82 @@
+using ChannelManager.Core.Persistence;
+using ChannelManager.Core.Scheduling;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ChannelManager.Host.Hosting;
+
+/// <summary>
+/// Hot standby on a shared PostgreSQL store (issue 11, docs/scale-out.md): only the host holding the active lease runs
+/// the scheduler and the modem health checks; the others wait, and take over when the active host's lease expires.
+/// </summary>
+internal static class SharedStorage
+{
+    /// <summary>Registers <see cref="ActiveLease"/> when the store is shared (Storage.Provider = Postgres); nothing for SQLite.</summary>
+    public static IServiceCollection AddSharedStorage(this IServiceCollection services, SettingsLoadResult loaded, IStateStore store)
+    {
+        ArgumentNullException.ThrowIfNull(loaded);
+        if (store is not (ILeaseStore leases and ISharedLedgerStore shared))
+            return services;
+        services.AddSingleton(sp => new HotStandby(new ActiveLease(leases, shared.HostId, Timing(loaded.Settings.Storage.LeaseTime), sp.GetRequiredService<TimeProvider>()), shared));
+        return services;
+    }
+
+    /// <summary>Renew three times per lease; a standby asks every fifth of it (at most 2 s); stop a fifth before expiry.</summary>
+    public static ActiveLeaseOptions Timing(TimeSpan leaseTime)
+    {
+        var fifth = leaseTime / 5;
+        return new ActiveLeaseOptions
+        {
+            LeaseTime = leaseTime,
+            RenewInterval = leaseTime / 3,
+            RetryInterval = fifth < TimeSpan.FromSeconds(2) ? fifth : TimeSpan.FromSeconds(2),
+            SafetyMargin = fifth,
+        };
+    }
+
+    /// <summary>
+    /// Waits (standby) until this host holds the active lease, then adopts the attempts the previous active host left
+    /// open: the scheduler's load closes them as failed (research §3.1) and backs off from them, and resumes the pending
+    /// retries from the shared retry schedules — so the dead host's requests are neither lost nor run early.
+    /// </summary>
+    public static async Task<LeaseGrant> BecomeActiveAsync(HotStandby standby, RepeatCallBook book, ILogger logger, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(standby);
+        ArgumentNullException.ThrowIfNull(book);
+        var active = standby.Lease;
+        SharedStorageLog.Standby(logger, active.HostId);
+        var grant = await active.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        if (grant.PreviousHolder is { } previous && !string.Equals(previous, active.HostId, StringComparison.Ordinal))
+            book.AdoptAttemptsOf(previous);
+        SharedStorageLog.Active(logger, active.HostId, grant.Epoch, grant.PreviousHolder ?? "(none)");
+        standby.MarkActive();
+        return grant;
+    }
+}
+
+/// <summary>The active lease and the shared ledger it guards (registered only for a shared store).</summary>
+internal sealed record HotStandby(ActiveLease Lease, ISharedLedgerStore Ledger)
+{
+    private readonly TaskCompletionSource _active = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Completes when this host has become the active one; the other workers of the host (the IP outstations' polls)
+    /// wait for it, so a standby host polls nothing. Losing the lease stops the whole host, so it never resets.
+    /// </summary>
+    public Task Active => _active.Task;
+
+    public void MarkActive() => _active.TrySetResult();
+}
+
+/// <summary>Hot-standby log events (EventId block 72xx, under the host's 7xxx; 71xx is the IP outstations').</summary>
+internal static partial class SharedStorageLog
+{
+    [LoggerMessage(7201, LogLevel.Information, "Host {HostId} is STANDBY: waiting for the active lease")]
+    public static partial void Standby(ILogger logger, string hostId);
+
+    [LoggerMessage(7202, LogLevel.Warning, "Host {HostId} is ACTIVE (lease epoch {Epoch}, previous holder {PreviousHolder})")]
+    public static partial void Active(ILogger logger, string hostId, long epoch, string previousHolder);
+
+    [LoggerMessage(7203, LogLevel.Critical, "Host {HostId} LOST the active lease ({End}): dialling stopped; the host exits so it can come back as standby")]
+    public static partial void Lost(ILogger logger, string hostId, LeaseEnd end);
+}
