@@ -30,7 +30,7 @@ public sealed class ConfigFuzzTests
     private static readonly string Appsettings = File.ReadAllText(Path.Combine(SettingsTests.RepositoryRoot(), "config", "appsettings.json"));
 
     /// <summary>Keys the settings types know (and a few they do not), so added properties often land on a real setting.</summary>
-    private static readonly string[] Keys =
+    internal static readonly string[] Keys =
     [
         "Modems", "Outstations", "Name", "Endpoint", "Number", "UnitId", "Reads", "Table", "Start", "Count", "Interval", "Priority",
         "Backoff", "Strategy", "Initial", "Max", "MaxAttempts", "CallIntervals", "CycleLength", "CycleDelay", "Delay", "Attempts", "PerCategory",
@@ -71,10 +71,10 @@ public sealed class ConfigFuzzTests
         })));
 
     /// <summary>One edit: kind, which node (modulo the node count when applied), a value and a key.</summary>
-    private static readonly Gen<(int Kind, int Pick, JsonNode? Value, string Key)> Edit = Gen.Select(Gen.Int[0, 4], Gen.Int[0, int.MaxValue], Value, Gen.OneOf(Keys));
+    internal static readonly Gen<(int Kind, int Pick, JsonNode? Value, string Key)> Edit = Gen.Select(Gen.Int[0, 4], Gen.Int[0, int.MaxValue], Value, Gen.OneOf(Keys));
 
     /// <summary>Text edits after serialising: truncation, an inserted or deleted character, a duplicated key.</summary>
-    private static readonly Gen<(int Kind, int Position, char Char)> TextEdit = Gen.Select(Gen.Int[0, 3], Gen.Int[0, int.MaxValue], Gen.OneOf('{', '}', '[', ']', ',', ':', '"', '\\', ' ', '\n', '0', 'x', '/', '*', '\u00ff'));
+    internal static readonly Gen<(int Kind, int Position, char Char)> TextEdit = Gen.Select(Gen.Int[0, 3], Gen.Int[0, int.MaxValue], Gen.OneOf('{', '}', '[', ']', ',', ':', '"', '\\', ' ', '\n', '0', 'x', '/', '*', '\u00ff'));
 
     [Fact]
     public void LoadJson_RepositoryAppsettings_NoErrors()
@@ -226,7 +226,7 @@ public sealed class ConfigFuzzTests
         }, iter: FuzzSettings.Iterations);
     }
 
-    private static string Mutate((int Kind, int Pick, JsonNode? Value, string Key)[] edits, (int Kind, int Position, char Char)[] textEdits)
+    internal static string Mutate((int Kind, int Pick, JsonNode? Value, string Key)[] edits, (int Kind, int Position, char Char)[] textEdits)
     {
         var doc = JsonNode.Parse(Appsettings)!;
         ApplyEdits(doc, edits);
