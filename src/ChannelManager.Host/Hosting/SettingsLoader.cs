@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Reflection;
 using ChannelManager.Core.Scheduling;
@@ -136,13 +137,18 @@ internal static class SettingsLoader
         return new SettingsLoadResult(settings, errors, root, readable, baseDirectory);
     }
 
+    // Reflection over the settings types, once per type rather than once per section (the walk runs per load).
+    private static readonly ConcurrentDictionary<Type, PropertyInfo[]> Properties = new();
+    private static readonly ConcurrentDictionary<Type, (Type Key, Type Value)?> DictionaryShapes = new();
+    private static readonly ConcurrentDictionary<Type, Type?> ElementTypes = new();
+
     /// <summary>
     /// Walks the configuration alongside the settings types: every key must name a property (except at the top
     /// level), every scalar must convert to its property's type, lists need index keys, objects need children.
     /// </summary>
     private static void Check(ConfigNode section, Type type, string path, List<ConfigError> errors, HashSet<ConfigNode> unreadable, bool rejectUnknown)
     {
-        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetMethod is not null).ToArray();
+        var properties = Properties.GetOrAdd(type, t => [.. t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetMethod is not null)]);
         foreach (var child in section.Children)
         {
             var property = properties.FirstOrDefault(p => p.Name.Equals(child.Key, StringComparison.OrdinalIgnoreCase));
@@ -209,7 +215,7 @@ internal static class SettingsLoader
             return;
         }
 
-        if (DictionaryTypes(target) is var (keyType, valueType))
+        if (DictionaryShapes.GetOrAdd(target, DictionaryTypes) is var (keyType, valueType))
         {
             foreach (var entry in section.Children)
             {
@@ -227,7 +233,7 @@ internal static class SettingsLoader
             return;
         }
 
-        if (ElementType(target) is { } elementType)
+        if (ElementTypes.GetOrAdd(target, ElementType) is { } elementType)
         {
             foreach (var item in section.Children)
             {
