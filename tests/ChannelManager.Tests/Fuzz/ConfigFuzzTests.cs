@@ -243,7 +243,7 @@ public sealed class ConfigFuzzTests
     {
         foreach (var (kind, pick, value, key) in edits)
         {
-            var nodes = Descendants(doc).ToList();
+            var nodes = Descendants(doc);
             var node = nodes[pick % nodes.Count];
             var parent = node.Parent;
             switch (kind)
@@ -273,22 +273,40 @@ public sealed class ConfigFuzzTests
         }
     }
 
-    private static IEnumerable<JsonNode> Descendants(JsonNode node)
+    /// <summary>Every node, pre-order (a node, then its children's subtrees in order), in one list: no nested iterators per case.</summary>
+    private static List<JsonNode> Descendants(JsonNode node)
     {
-        yield return node;
-        IEnumerable<JsonNode?> children = node switch
+        var nodes = new List<JsonNode>();
+        var pending = new Stack<JsonNode>();
+        pending.Push(node);
+        while (pending.Count > 0)
         {
-            JsonObject o => o.Select(kv => kv.Value),
-            JsonArray a => a,
-            _ => [],
-        };
-        foreach (var child in children)
-        {
-            if (child is null)
-                continue;
-            foreach (var d in Descendants(child))
-                yield return d;
+            var current = pending.Pop();
+            nodes.Add(current);
+            switch (current)
+            {
+                case JsonObject o:
+                    for (var i = o.Count - 1; i >= 0; i--)
+                    {
+                        if (o.GetAt(i).Value is { } child)
+                            pending.Push(child);
+                    }
+
+                    break;
+                case JsonArray a:
+                    for (var i = a.Count - 1; i >= 0; i--)
+                    {
+                        if (a[i] is { } child)
+                            pending.Push(child);
+                    }
+
+                    break;
+                default:
+                    break;
+            }
         }
+
+        return nodes;
     }
 
     private static bool StillThere(JsonNode doc, string[] location, string text)
