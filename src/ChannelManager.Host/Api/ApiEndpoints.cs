@@ -83,7 +83,8 @@ internal static class ApiEndpoints
         try
         {
             var outcome = await scheduler.PollNowAsync(name, linked.Token).ConfigureAwait(false);
-            return TypedResults.Ok(PollResultDto.From(outcome));
+            // The same shape as `poll --json` (Hosting/PollReport), values included.
+            return TypedResults.Ok(Hosting.PollReport.From(outcome));
         }
         catch (ArgumentException)
         {

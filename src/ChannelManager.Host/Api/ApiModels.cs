@@ -174,23 +174,6 @@ public sealed record AlarmDto(DateTimeOffset At, AlarmKind Kind, string Outstati
     public static AlarmDto From(OperatorAlarm a) => new(a.At, a.Kind, a.Outstation, a.Number, a.Cause, a.Restored);
 }
 
-/// <summary>How an on-demand poll ended (POST /api/outstations/{name}/poll), as design.md §5's <c>poll --json</c>.</summary>
-public sealed record PollResultDto(
-    string Outstation,
-    string Number,
-    OutcomeCode Outcome,
-    OutcomeCategory Category,
-    FaultAttribution CountedAgainst,
-    string? Modem,
-    IReadOnlyList<string> ModemsTried,
-    string Reply,
-    DateTimeOffset StartedAt,
-    DateTimeOffset EndedAt,
-    DateTimeOffset? NextAllowedAt)
-{
-    public static PollResultDto From(PollOutcome o) => new(o.Outstation, o.Number, o.Code, o.Category, o.CountedAgainst, o.Modem, [.. o.ModemsTried.Select(t => t.ModemName)], o.Reply, o.StartedAt, o.EndedAt, o.NextAllowedAt);
-}
-
 /// <summary>Everything the dashboard shows, in one message (GET /api/snapshot and each <c>/api/stream</c> event).</summary>
 public sealed record DashboardSnapshotDto(
     IReadOnlyList<ModemDto> Modems,

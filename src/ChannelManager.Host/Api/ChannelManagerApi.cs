@@ -132,7 +132,7 @@ public static class ChannelManagerApi
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
         operations.MapPost("/outstations/{name}/poll", ApiEndpoints.PollAsync).WithName("PollOutstation")
             .WithSummary("Poll now (still subject to the repeat-call guard); waits for the outcome unless wait=false")
-            .Produces<PollResultDto>().Produces(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces<Hosting.PollReport>().Produces(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound);
         operations.MapPost("/ledger/{number}/reset", ApiEndpoints.ResetLedgerAsync).WithName("ResetLedger")
             .WithSummary("Operator reset of a number's repeat-call ledger (audited)")
             .Accepts<LedgerResetRequest>("application/json").Produces<LedgerDto>()

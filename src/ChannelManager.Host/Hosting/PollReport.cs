@@ -6,19 +6,25 @@ using ChannelManager.Core.Scheduling;
 namespace ChannelManager.Host.Hosting;
 
 /// <summary>
-/// <c>poll --json</c> output (design.md §5): <c>{outstation, outcome, category, modem, modemsTried[], reply, values[],
-/// startedAt, endedAt}</c>, camelCase, enums as their PascalCase names (design.md §3).
+/// How one poll ended, in the one shape both <c>poll --json</c> (design.md §5) and the API's
+/// <c>POST /api/outstations/{name}/poll</c> return (docs/api-and-dashboard.md): <c>{outstation, number, outcome,
+/// category, countedAgainst, modem, modemsTried[], reply, values[], startedAt, endedAt, nextAllowedAt}</c>, camelCase,
+/// enums as their PascalCase names (design.md §3). <c>nextAllowedAt</c> is set when the repeat-call guard refused.
 /// </summary>
-internal sealed record PollReport(
+/// <remarks>Public because the API (its OpenAPI document) returns it.</remarks>
+public sealed record PollReport(
     string Outstation,
+    string Number,
     OutcomeCode Outcome,
     OutcomeCategory Category,
+    FaultAttribution CountedAgainst,
     string? Modem,
     IReadOnlyList<string> ModemsTried,
     string Reply,
     IReadOnlyList<int> Values,
     DateTimeOffset StartedAt,
-    DateTimeOffset EndedAt)
+    DateTimeOffset EndedAt,
+    DateTimeOffset? NextAllowedAt)
 {
     public static JsonSerializerOptions JsonOptions { get; } = new()
     {
@@ -37,14 +43,17 @@ internal sealed record PollReport(
             .ToArray() ?? [];
         return new PollReport(
             outcome.Outstation,
+            outcome.Number,
             outcome.Code,
             outcome.Category,
+            outcome.CountedAgainst,
             outcome.Modem,
             [.. outcome.ModemsTried.Select(m => m.ModemName)],
             outcome.Reply,
             values,
             outcome.StartedAt,
-            outcome.EndedAt);
+            outcome.EndedAt,
+            outcome.NextAllowedAt);
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Reflection;
 using ChannelManager.Core.Scheduling;
@@ -57,13 +58,14 @@ internal static class SettingsLoader
         ArgumentException.ThrowIfNullOrWhiteSpace(configPath);
         var full = Path.GetFullPath(configPath);
         var baseDirectory = Path.GetDirectoryName(full) ?? Directory.GetCurrentDirectory();
-        var builder = new ConfigurationBuilder().AddJsonFile(full, optional: false, reloadOnChange: false);
+        // The framework's providers, readable in one pass for ConfigSnapshot (KeyValueProviders).
+        var builder = new ConfigurationBuilder().AddReadableJsonFile(full);
         if (includeEnvironment)
         {
-            builder.AddEnvironmentVariables(EnvironmentPrefix);
+            builder.AddReadableEnvironmentVariables(EnvironmentPrefix);
         }
 
-        builder.AddCommandLine([.. commandLineOverrides ?? []]);
+        builder.AddReadableCommandLine([.. commandLineOverrides ?? []]);
         IConfigurationRoot root;
         try
         {
@@ -91,7 +93,7 @@ internal static class SettingsLoader
         IConfigurationRoot root;
         try
         {
-            root = new ConfigurationBuilder().AddJsonStream(stream).Build();
+            root = new ConfigurationBuilder().AddReadableJsonStream(stream).Build();
         }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or FormatException or InvalidDataException)
         {
@@ -105,20 +107,26 @@ internal static class SettingsLoader
     }
 
     /// <summary>Binds an already-built configuration (tests, and the host's own configuration).</summary>
+    /// <remarks>
+    /// Linear in the number of keys: the walk, the filter and the binder read <see cref="ConfigSnapshot"/>s, each
+    /// built once, instead of calling <c>GetChildren</c> (a scan of every key) at every section.
+    /// </remarks>
     public static SettingsLoadResult Bind(IConfigurationRoot root, string baseDirectory)
     {
         ArgumentNullException.ThrowIfNull(root);
         var errors = new List<ConfigError>();
-        var unreadable = new List<string>();
-        Check(root, typeof(ChannelManagerSettings), string.Empty, errors, unreadable, rejectUnknown: false);
+        var unreadable = new HashSet<ConfigNode>();
+        var snapshot = ConfigSnapshot.Of(root);
+        Check(snapshot.Root, typeof(ChannelManagerSettings), string.Empty, errors, unreadable, rejectUnknown: false);
 
-        var kept = root.AsEnumerable()
-            .Where(kv => kv.Value is not null && !unreadable.Any(bad => kv.Key.Equals(bad, StringComparison.OrdinalIgnoreCase) || kv.Key.StartsWith(bad + ":", StringComparison.OrdinalIgnoreCase)));
+        // Everything except the unreadable sections and what is under them, in the order root.AsEnumerable() gives.
+        var kept = snapshot.AsEnumerable(unreadable).Where(kv => kv.Value is not null);
         var readable = new ConfigurationBuilder().AddInMemoryCollection(kept).Build();
         var settings = new ChannelManagerSettings();
         try
         {
-            readable.Bind(settings);
+            // The binder over a snapshot of `readable`: the same keys, values and order as `readable` itself.
+            ConfigSnapshot.Of(readable).ToConfiguration().Bind(settings);
         }
         catch (InvalidOperationException ex)
         {
@@ -129,6 +137,11 @@ internal static class SettingsLoader
         BindIpOutstationSections(readable, settings, errors);
         return new SettingsLoadResult(settings, errors, root, readable, baseDirectory);
     }
+
+    // Reflection over the settings types, once per type rather than once per section (the walk runs per load).
+    private static readonly ConcurrentDictionary<Type, PropertyInfo[]> Properties = new();
+    private static readonly ConcurrentDictionary<Type, (Type Key, Type Value)?> DictionaryShapes = new();
+    private static readonly ConcurrentDictionary<Type, Type?> ElementTypes = new();
 
     /// <summary>
     /// The two places where the <c>IpOutstations</c> section (docs/ip-outstations.md §5) must not simply merge into
@@ -178,10 +191,10 @@ internal static class SettingsLoader
     /// Walks the configuration alongside the settings types: every key must name a property (except at the top
     /// level), every scalar must convert to its property's type, lists need index keys, objects need children.
     /// </summary>
-    private static void Check(IConfiguration section, Type type, string path, List<ConfigError> errors, List<string> unreadable, bool rejectUnknown)
+    private static void Check(ConfigNode section, Type type, string path, List<ConfigError> errors, HashSet<ConfigNode> unreadable, bool rejectUnknown)
     {
-        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetMethod is not null).ToArray();
-        foreach (var child in section.GetChildren())
+        var properties = Properties.GetOrAdd(type, t => [.. t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetMethod is not null)]);
+        foreach (var child in section.Children)
         {
             var property = properties.FirstOrDefault(p => p.Name.Equals(child.Key, StringComparison.OrdinalIgnoreCase));
             if (property is null)
@@ -198,17 +211,17 @@ internal static class SettingsLoader
         }
     }
 
-    private static void CheckValue(IConfigurationSection section, Type type, string path, List<ConfigError> errors, List<string> unreadable)
+    private static void CheckValue(ConfigNode section, Type type, string path, List<ConfigError> errors, HashSet<ConfigNode> unreadable)
     {
         var underlying = Nullable.GetUnderlyingType(type);
         var target = underlying ?? type;
-        var hasChildren = section.GetChildren().Any();
+        var hasChildren = section.Children.Count > 0;
         if (IsScalar(target))
         {
             if (hasChildren)
             {
                 errors.Add(new ConfigError(path, $"must be a single {Describe(target)} value, not an object or a list"));
-                unreadable.Add(section.Path);
+                unreadable.Add(section);
                 return;
             }
 
@@ -221,7 +234,7 @@ internal static class SettingsLoader
 
                 if (target != typeof(string))
                 {
-                    unreadable.Add(section.Path);
+                    unreadable.Add(section);
                 }
 
                 return;
@@ -230,7 +243,7 @@ internal static class SettingsLoader
             if (ScalarProblem(section.Value, target) is { } problem)
             {
                 errors.Add(new ConfigError(path, problem));
-                unreadable.Add(section.Path);
+                unreadable.Add(section);
             }
 
             return;
@@ -241,21 +254,21 @@ internal static class SettingsLoader
             if (!string.IsNullOrEmpty(section.Value))
             {
                 errors.Add(new ConfigError(path, $"'{section.Value}' must be {(ElementType(target) is not null ? "a list" : "an object")}"));
-                unreadable.Add(section.Path);
+                unreadable.Add(section);
             }
 
             return;
         }
 
-        if (DictionaryTypes(target) is var (keyType, valueType))
+        if (DictionaryShapes.GetOrAdd(target, DictionaryTypes) is var (keyType, valueType))
         {
-            foreach (var entry in section.GetChildren())
+            foreach (var entry in section.Children)
             {
                 var entryPath = JoinPath(path, entry.Key);
                 if (ScalarProblem(entry.Key, Nullable.GetUnderlyingType(keyType) ?? keyType) is { } keyProblem)
                 {
                     errors.Add(new ConfigError(entryPath, $"key {keyProblem}"));
-                    unreadable.Add(entry.Path);
+                    unreadable.Add(entry);
                     continue;
                 }
 
@@ -265,14 +278,14 @@ internal static class SettingsLoader
             return;
         }
 
-        if (ElementType(target) is { } elementType)
+        if (ElementTypes.GetOrAdd(target, ElementType) is { } elementType)
         {
-            foreach (var item in section.GetChildren())
+            foreach (var item in section.Children)
             {
                 if (!int.TryParse(item.Key, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
                 {
                     errors.Add(new ConfigError(JoinPath(path, item.Key), "must be a list (JSON array), not an object"));
-                    unreadable.Add(section.Path);
+                    unreadable.Add(section);
                     return;
                 }
 

@@ -152,6 +152,14 @@ public sealed class ApiEndpointTests(ApiBankFixture fixture) : IClassFixture<Api
         Assert.Equal(ApiTestBank.OkName, outcome.GetProperty("outstation").GetString());
         Assert.Equal("Success", outcome.GetProperty("outcome").GetString());
         Assert.Equal("M1", outcome.GetProperty("modem").GetString());
+        // The poll --json shape (PollReport): what was read, and every field the API returned before values[].
+        Assert.Equal([1001, 2317], outcome.GetProperty("values").EnumerateArray().Select(v => v.GetInt32()));
+        Assert.Equal(ApiTestBank.OkNumber, outcome.GetProperty("number").GetString());
+        Assert.Equal("None", outcome.GetProperty("countedAgainst").GetString());
+        Assert.Equal(JsonValueKind.Null, outcome.GetProperty("nextAllowedAt").ValueKind);
+        Assert.Equal(
+            ["outstation", "number", "outcome", "category", "countedAgainst", "modem", "modemsTried", "reply", "values", "startedAt", "endedAt", "nextAllowedAt"],
+            outcome.EnumerateObject().Select(p => p.Name));
         Assert.Equal(before + 1, await Bank.TransactionCountAsync(ApiTestBank.OkName));
         Assert.Equal(calls + 1, Bank.Exchange.CallLog.Count(c => c.Number == ApiTestBank.OkNumber));
     }

@@ -123,6 +123,10 @@ public sealed class CliProcessTests : IDisposable
         Assert.Equal(1, second);
         Assert.Contains("\"outcome\":\"RepeatCallLimit\"", secondOutput, StringComparison.Ordinal);
         Assert.Contains("\"modemsTried\":[]", secondOutput, StringComparison.Ordinal);
+        // The poll result shape shared with the API: the refusal says when the number may be dialled again.
+        using var refusal = JsonDocument.Parse(secondOutput.Split('\n').Single(l => l.StartsWith('{')));
+        Assert.Equal(JsonValueKind.String, refusal.RootElement.GetProperty("nextAllowedAt").ValueKind);
+        Assert.Equal("01632960002", refusal.RootElement.GetProperty("number").GetString());
     }
 
     [Fact]

@@ -4,11 +4,15 @@ using ChannelManager.Core.Channels;
 using ChannelManager.Core.Protocols;
 using ChannelManager.Core.Protocols.Modbus;
 using ChannelManager.Core.Scheduling;
+using ChannelManager.Host.Api;
 using ChannelManager.Host.Hosting;
 
 namespace ChannelManager.Tests.Hosting;
 
-/// <summary><c>poll --json</c> (design.md §5): the field names, camelCase, enums as PascalCase strings.</summary>
+/// <summary>
+/// <c>poll --json</c> (design.md §5) and the API's poll result (docs/api-and-dashboard.md), one shape: the field names,
+/// camelCase, enums as PascalCase strings.
+/// </summary>
 public sealed class PollReportTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 5, 8, 0, 0, TimeSpan.Zero);
@@ -28,7 +32,7 @@ public sealed class PollReportTests
         var json = PollReport.From(outcome).ToJson();
 
         Assert.Equal(
-            """{"outstation":"RTU-17","outcome":"Success","category":"Success","modem":"M2","modemsTried":["M1","M2"],"reply":"CONNECT 9600","values":[1001,2317,1,0,1],"startedAt":"2026-01-05T08:00:00+00:00","endedAt":"2026-01-05T08:00:09+00:00"}""",
+            """{"outstation":"RTU-17","number":"01632960123","outcome":"Success","category":"Success","countedAgainst":"None","modem":"M2","modemsTried":["M1","M2"],"reply":"CONNECT 9600","values":[1001,2317,1,0,1],"startedAt":"2026-01-05T08:00:00+00:00","endedAt":"2026-01-05T08:00:09+00:00","nextAllowedAt":null}""",
             json);
     }
 
@@ -45,8 +49,42 @@ public sealed class PollReportTests
         Assert.Equal(JsonValueKind.Null, root.GetProperty("modem").ValueKind);
         Assert.Equal(0, root.GetProperty("modemsTried").GetArrayLength());
         Assert.Equal(0, root.GetProperty("values").GetArrayLength());
+        Assert.Equal("2026-01-05T08:02:00+00:00", root.GetProperty("nextAllowedAt").GetString());
         Assert.Equal(
-            ["outstation", "outcome", "category", "modem", "modemsTried", "reply", "values", "startedAt", "endedAt"],
+            ["outstation", "number", "outcome", "category", "countedAgainst", "modem", "modemsTried", "reply", "values", "startedAt", "endedAt", "nextAllowedAt"],
             root.EnumerateObject().Select(p => p.Name));
+    }
+
+    [Fact]
+    public void ApiJson_SamePollReport_SameDocumentAsPollJson()
+    {
+        // The API serialises with its own options (ApiJson); the document must be the CLI's, values[] included.
+        var protocol = new ProtocolResult(OutcomeCode.CommandTimeout,
+        [
+            new CommandResult(new ReadHoldingRegisters(0, 1), OutcomeCode.Success, 1) { Registers = [7] },
+            new CommandResult(new ReadInputRegisters(5, 1), OutcomeCode.CommandTimeout, 2),
+        ]);
+        var outcome = new PollOutcome("RTU-9", "0163", OutcomeCode.CommandTimeout, "M1", [new ModemAttempt("M1", OutcomeCode.Success, "CONNECT", T0)], "CONNECT", protocol, T0, T0.AddSeconds(4), null);
+        var report = PollReport.From(outcome);
+
+        var api = JsonSerializer.Serialize(report, ApiJson.Options);
+
+        Assert.Equal(report.ToJson(), api);
+        using var doc = JsonDocument.Parse(api);
+        Assert.Equal([7], doc.RootElement.GetProperty("values").EnumerateArray().Select(v => v.GetInt32()));
+        Assert.Equal(nameof(FaultAttribution.Outstation), doc.RootElement.GetProperty("countedAgainst").GetString());
+    }
+
+    [Fact]
+    public void From_AnyPoll_KeepsEveryFieldTheApiReturnedBefore()
+    {
+        // The API's poll result used to be PollResultDto; clients rely on its fields (docs/api-and-dashboard.md).
+        string[] before = ["outstation", "number", "outcome", "category", "countedAgainst", "modem", "modemsTried", "reply", "startedAt", "endedAt", "nextAllowedAt"];
+        var outcome = new PollOutcome("RTU-18", "0163", OutcomeCode.Busy, "M1", [], "BUSY", null, T0, T0, null);
+
+        using var doc = JsonDocument.Parse(JsonSerializer.Serialize(PollReport.From(outcome), ApiJson.Options));
+
+        Assert.All(before, name => Assert.True(doc.RootElement.TryGetProperty(name, out _), name));
+        Assert.Equal("0163", doc.RootElement.GetProperty("number").GetString());
     }
 }
