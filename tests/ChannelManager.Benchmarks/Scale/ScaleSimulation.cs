@@ -50,7 +50,18 @@ internal static class ScaleSimulation
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 5, 0, 0, 0, TimeSpan.Zero);
 
-    public static async Task<ScaleResult> RunAsync(ScaleWorkload w, TextWriter? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the workload. The process's thread pool must be confined to one thread first
+    /// (<see cref="Quiescence.ConfineThreadPool"/>): the run starts itself as a pool work item, so all of it happens there.
+    /// </summary>
+    public static Task<ScaleResult> RunAsync(ScaleWorkload w, TextWriter? progress, CancellationToken cancellationToken)
+    {
+        if (!Quiescence.IsConfined)
+            throw new InvalidOperationException("Call Quiescence.ConfineThreadPool() first: the scale simulation's quiescence is exact only on a one-thread pool (a process of its own).");
+        return Task.Run(() => RunOnPoolAsync(w, progress, cancellationToken), cancellationToken);
+    }
+
+    private static async Task<ScaleResult> RunOnPoolAsync(ScaleWorkload w, TextWriter? progress, CancellationToken cancellationToken)
     {
         var breakdown = new Dictionary<string, TimeSpan>();
         var wall = Stopwatch.StartNew();
@@ -121,35 +132,19 @@ internal static class ScaleSimulation
         var nextReport = T0 + TimeSpan.FromHours(1);
         var peak = 0L;
         var step = Stopwatch.StartNew();
-        // Exact signals first (the scheduler announces its rest; each simulated modem says when it has handled every
-        // byte the host wrote), then the thread-pool heuristic for everything else.
-        async Task SettleAsync()
-        {
-            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            for (var round = 0; round < 3; round++)
-            {
-                foreach (var (modem, _) in ports)
-                    await modem.WhenIdleAsync(bound.Token).ConfigureAwait(false);
-                while (scheduler.CurrentPark(-1) is null && !run.IsCompleted)
-                {
-                    bound.Token.ThrowIfCancellationRequested();
-                    Quiescence.Wait(clock);
-                }
 
-                Quiescence.Wait(clock);
-            }
-        }
-
+        // Exact quiescence (Quiescence): run every queued work item, then jump to the next timer; repeat.
         while (clock.GetUtcNow() < end)
         {
             step.Restart();
-            await SettleAsync().ConfigureAwait(false);
+            await Quiescence.UntilQuietAsync().ConfigureAwait(false);
             quiet += step.Elapsed;
             if (run.IsCompleted)
                 await run.ConfigureAwait(false);   // a faulted scheduler ends the run with its exception
             step.Restart();
             clock.AdvanceToNext(end);
             fire += step.Elapsed;
+
             if (clock.GetUtcNow() >= nextReport)
             {
                 peak = Math.Max(peak, Environment.WorkingSet);
@@ -158,8 +153,8 @@ internal static class ScaleSimulation
             }
         }
 
-        Quiescence.Wait(clock);
-        breakdown["run: waiting for quiescence (work on pool threads)"] = quiet;
+        await Quiescence.UntilQuietAsync().ConfigureAwait(false);
+        breakdown["run: work between timer instants (queued work items)"] = quiet;
         breakdown["run: firing timers (work inline on the driver)"] = fire;
         peak = Math.Max(peak, Environment.WorkingSet);
         foreach (var m in modems)
@@ -169,16 +164,18 @@ internal static class ScaleSimulation
         phase.Restart();
         await stopSim.CancelAsync().ConfigureAwait(false);
         var stopped = Task.WhenAll(run, health);
-        for (var i = 0; i < 10_000 && !stopped.IsCompleted; i++)
+        for (var i = 0; i < 100_000 && !stopped.IsCompleted; i++)
         {
-            Quiescence.Wait(clock);
-            if (!clock.AdvanceToNext(clock.GetUtcNow() + TimeSpan.FromMinutes(5)))
-                await Task.Delay(TimeSpan.FromMilliseconds(1), TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
+            await Quiescence.UntilQuietAsync().ConfigureAwait(false);
+            if (!stopped.IsCompleted && !clock.AdvanceToNext(clock.GetUtcNow() + TimeSpan.FromDays(1)))
+                break;
         }
 
+        if (!stopped.IsCompleted)
+            throw new InvalidOperationException("The simulated system did not stop after cancellation with no timer left (a lost wake-up).");
         try
         {
-            await stopped.WaitAsync(TimeSpan.FromSeconds(30), TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
+            await stopped.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
