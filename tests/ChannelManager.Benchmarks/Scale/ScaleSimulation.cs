@@ -41,6 +41,45 @@ internal sealed record ScaleResult(
 }
 
 /// <summary>
+/// The outcome figures of one run, written by <c>scale --json FILE</c> (wall-clock figures left out, so two runs of the
+/// same workload compare equal: the simulation is deterministic). ScaleSmokeTests reads it.
+/// </summary>
+internal sealed record ScaleSummary(
+    long SimulatedCalls,
+    long ReachedLine,
+    long PollsRun,
+    long CompletedPolls,
+    SortedDictionary<string, long> Outcomes,
+    TimeSpan ModemBusy,
+    TimeSpan PhysicalBound,
+    TimeSpan DemandEstimate,
+    double Utilisation,
+    IReadOnlyList<string> RepeatCallViolations,
+    IReadOnlyList<string> ExchangeViolations,
+    TimeSpan LatenessP50,
+    TimeSpan LatenessP99,
+    long Steps,
+    long TimersFired)
+{
+    public static ScaleSummary From(ScaleResult r) => new(
+        r.SimulatedCalls,
+        r.ReachedLine,
+        r.PollsRun,
+        r.CompletedPolls,
+        new SortedDictionary<string, long>(r.Outcomes.ToDictionary(kv => kv.Key.ToString(), kv => kv.Value), StringComparer.Ordinal),
+        r.ModemBusy,
+        r.PhysicalBound,
+        r.DemandEstimate,
+        r.Utilisation,
+        r.RepeatCallViolations,
+        r.ExchangeViolations,
+        r.LatenessP50,
+        r.LatenessP99,
+        r.Steps,
+        r.TimersFired);
+}
+
+/// <summary>
 /// The scale simulation: the real <see cref="PollScheduler"/>, <see cref="RepeatCallBook"/>,
 /// <see cref="ModemChannelManager"/> (with health checks), <see cref="AtModem"/> and <see cref="ModbusRtuMaster"/>
 /// against the in-process simulator (simulated modems, <see cref="PstnExchange"/>, <see cref="ModbusRtuOutstation"/>),
