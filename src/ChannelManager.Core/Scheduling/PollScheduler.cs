@@ -804,10 +804,12 @@ public sealed class PollScheduler
         // Rounded UP to whole milliseconds: Task.Delay truncates to milliseconds, so a wake-up 0.3 ms away became a
         // completed delay and the loop re-planned at the same instant until the clock moved — a busy loop for up to
         // 1 ms on the system clock, and for ever on a virtual one (found by the scale bench, issue 9).
-        var timer = Task.Delay(delay is { } d && d > TimeSpan.Zero ? CeilingToMilliseconds(d) : delay is null ? Timeout.InfiniteTimeSpan : TimeSpan.Zero, _time, cts.Token);
+        var wait = delay is { } d && d > TimeSpan.Zero ? CeilingToMilliseconds(d) : delay is null ? Timeout.InfiniteTimeSpan : TimeSpan.Zero;
+        var timer = Task.Delay(wait, _time, cts.Token);
 
-        // Announce the park only once the timer exists: a fake clock advanced right after must fire it.
-        Park(wakeAt);
+        // Announce the park only once the timer exists: a fake clock advanced right after must fire it (so the
+        // announced wake-up is the rounded one).
+        Park(wakeAt is { } at && delay is { } asked && asked > TimeSpan.Zero ? at + (wait - asked) : wakeAt);
         await Task.WhenAny(wake, timer).ConfigureAwait(false);
         await cts.CancelAsync().ConfigureAwait(false);
     }
