@@ -32,6 +32,7 @@ internal sealed record ScaleResult(
     long PeakWorkingSet,
     long Steps,
     long TimersFired,
+    long WorkItems,
     IReadOnlyDictionary<string, TimeSpan> Breakdown)
 {
     /// <summary>min(demand, modems × hours): the most modem-time any channel manager could have used.</summary>
@@ -164,6 +165,7 @@ internal static class ScaleSimulation
 
         // Run: quiesce, jump to the next timer, repeat until the simulated day is over.
         phase.Restart();
+        var itemsBefore = ThreadPool.CompletedWorkItemCount;
         var run = scheduler.RunAsync(stopSim.Token);
         var health = channels.RunHealthChecksAsync(stopSim.Token);
         var quiet = TimeSpan.Zero;
@@ -193,6 +195,7 @@ internal static class ScaleSimulation
         }
 
         await Quiescence.UntilQuietAsync().ConfigureAwait(false);
+        var workItems = ThreadPool.CompletedWorkItemCount - itemsBefore;
         breakdown["run: work between timer instants (queued work items)"] = quiet;
         breakdown["run: firing timers (work inline on the driver)"] = fire;
         peak = Math.Max(peak, Environment.WorkingSet);
@@ -254,6 +257,7 @@ internal static class ScaleSimulation
             peak,
             clock.Steps,
             clock.TimersFired,
+            workItems,
             breakdown);
     }
 
