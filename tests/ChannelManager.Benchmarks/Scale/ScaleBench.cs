@@ -61,7 +61,7 @@ internal static class ScaleBench
         o.WriteLine(F($"lateness p50 / p99        {r.LatenessP50.TotalSeconds,10:F1} s / {r.LatenessP99.TotalSeconds:F1} s (dispatch - due)"));
         o.WriteLine(F($"peak working set          {r.PeakWorkingSet / (1024.0 * 1024),10:F0} MB"));
         o.WriteLine(F($"virtual clock             {r.Steps,10} steps, {r.TimersFired} timers fired"));
-        o.WriteLine(F($"pool work items           {r.WorkItems,10} ({(double)r.WorkItems / Math.Max(1, r.Steps):F1} per step, {r.Wall.TotalMilliseconds * 1000 / Math.Max(1, r.WorkItems):F2} us of wall each; one thread, exact quiescence)"));
+        o.WriteLine(F($"pool work items           {r.WorkItems,10} ({(double)r.WorkItems / Math.Max(1, r.Steps):F1} per step, {r.Wall.TotalMilliseconds * 1000 / Math.Max(1, r.WorkItems):F2} us of wall each; one thread, exact quiescence; {Quiescence.Requeues} of them the driver's own)"));
         o.WriteLine("where the wall time went:");
         foreach (var (what, time) in r.Breakdown)
             o.WriteLine(F($"  {what,-52} {time.TotalSeconds,8:F2} s"));

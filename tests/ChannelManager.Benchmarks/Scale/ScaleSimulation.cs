@@ -178,7 +178,7 @@ internal static class ScaleSimulation
         while (clock.GetUtcNow() < end)
         {
             step.Restart();
-            await Quiescence.UntilQuietAsync().ConfigureAwait(false);
+            await Quiescence.UntilQuietAsync();
             quiet += step.Elapsed;
             if (run.IsCompleted)
                 await run.ConfigureAwait(false);   // a faulted scheduler ends the run with its exception
@@ -194,7 +194,7 @@ internal static class ScaleSimulation
             }
         }
 
-        await Quiescence.UntilQuietAsync().ConfigureAwait(false);
+        await Quiescence.UntilQuietAsync();
         var workItems = ThreadPool.CompletedWorkItemCount - itemsBefore;
         breakdown["run: work between timer instants (queued work items)"] = quiet;
         breakdown["run: firing timers (work inline on the driver)"] = fire;
@@ -208,7 +208,7 @@ internal static class ScaleSimulation
         var stopped = Task.WhenAll(run, health);
         for (var i = 0; i < 100_000 && !stopped.IsCompleted; i++)
         {
-            await Quiescence.UntilQuietAsync().ConfigureAwait(false);
+            await Quiescence.UntilQuietAsync();
             if (!stopped.IsCompleted && !clock.AdvanceToNext(clock.GetUtcNow() + TimeSpan.FromDays(1)))
                 break;
         }
