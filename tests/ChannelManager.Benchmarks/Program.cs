@@ -5,7 +5,7 @@ using ChannelManager.Benchmarks.Scale;
 
 // Verbs (docs/performance.md):
 //   line-rate [--seconds 30] [--baud 19200]   FC3 polls over a socat pty: ours vs mbpoll vs the line-rate bound
-//   scale [--workload FILE] [--outstations N] [--modems N] [--hours H]   the scale simulation on a virtual clock
+//   scale [--workload FILE] [--outstations N] [--modems N] [--hours H] [--json FILE]   the scale simulation on a virtual clock
 //   idle [--modems 256] [--seconds 60] [--check-interval 30]   RSS and CPU of idle TCP-attached modems with health checks
 //   anything else                              BenchmarkDotNet, e.g. `-- --filter *Codec* --job short`
 if (args is ["line-rate", .. var rest])
@@ -20,6 +20,8 @@ if (args is ["idle", .. var idleArgs])
 
 if (args is ["scale", .. var scaleArgs])
 {
+    // Before any work is queued: the simulation's exact quiescence needs a one-thread pool (Scale/Quiescence.cs).
+    Quiescence.ConfineThreadPool();
     return await ScaleBench.RunAsync(scaleArgs, CancellationToken.None);
 }
 

@@ -10,6 +10,11 @@ namespace ChannelManager.HardwareSim.Exchange;
 /// repeat-call behaviour, e.g. "BUSY → one attempt only", seed 004 row 2), and records a violation
 /// whenever a modem starts a second call while in one, or a line is dialled while already in a call.
 /// Thread-safe: modems on different threads and the test/host read it concurrently.
+/// <para>
+/// Indexed for scale (issue 9: a 24-hour run logs ~100,000 calls): calls open now are counted per modem and per
+/// number, and each number keeps its own time-ordered list of calls, so a dial's checks are O(1) and
+/// <see cref="CallsTo"/> is O(calls to that number) instead of scans of the whole log.
+/// </para>
 /// </summary>
 public sealed class PstnExchange
 {
@@ -22,6 +27,9 @@ public sealed class PstnExchange
     private readonly List<string> _calleeFailures = [];
     private readonly Dictionary<string, int> _peakOnModem = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _peakOnNumber = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _activeOnModem = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _activeToNumber = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<CallEntry>> _logByNumber = new(StringComparer.Ordinal);
 
     public PstnExchange(TimeProvider time)
     {
@@ -92,10 +100,14 @@ public sealed class PstnExchange
         }
     }
 
+    /// <summary>Every dial attempt to <paramref name="number"/> so far, oldest first (a snapshot).</summary>
     public IReadOnlyList<CallRecord> CallsTo(string number)
     {
         var key = NormaliseNumber(number);
-        return CallLog.Where(r => r.Number == key).ToArray();
+        lock (_gate)
+        {
+            return _logByNumber.TryGetValue(key, out var calls) ? calls.Select(e => e.ToRecord()).ToArray() : [];
+        }
     }
 
     /// <summary>Calls (being dialled or connected) the named modem has open now.</summary>
@@ -103,7 +115,7 @@ public sealed class PstnExchange
     {
         lock (_gate)
         {
-            return _log.Count(e => e.Active && e.ModemName == modemName);
+            return _activeOnModem.GetValueOrDefault(modemName);
         }
     }
 
@@ -113,7 +125,7 @@ public sealed class PstnExchange
         var key = NormaliseNumber(number);
         lock (_gate)
         {
-            return _log.Count(e => e.Active && e.Number == key);
+            return _activeToNumber.GetValueOrDefault(key);
         }
     }
 
@@ -140,6 +152,11 @@ public sealed class PstnExchange
     public static string NormaliseNumber(string number)
     {
         ArgumentNullException.ThrowIfNull(number);
+        if (IsRoutable(number))
+        {
+            return number;   // the common case (plain digits): no copy per dial
+        }
+
         var sb = new StringBuilder(number.Length);
         foreach (var c in number)
         {
@@ -152,6 +169,19 @@ public sealed class PstnExchange
         return sb.ToString();
     }
 
+    private static bool IsRoutable(string number)
+    {
+        foreach (var c in number)
+        {
+            if (!(char.IsAsciiDigit(c) || c is '*' or '#' or '+'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>A modem went off hook and dialled: the attempt reaches the line.</summary>
     internal CallAttempt BeginCall(string modemName, string number)
     {
@@ -159,16 +189,15 @@ public sealed class PstnExchange
         lock (_gate)
         {
             var entry = new CallEntry(_time.GetUtcNow(), modemName, key);
-            var now = entry.At.ToString("O", CultureInfo.InvariantCulture);
-            if (_log.Any(e => e.Active && e.ModemName == modemName))
+            if (_activeOnModem.GetValueOrDefault(modemName) > 0)
             {
-                _violations.Add($"{now}: modem {modemName} dialled {key} while already in a call");
+                _violations.Add($"{Stamp(entry.At)}: modem {modemName} dialled {key} while already in a call");
             }
 
-            var lineEngaged = _log.Any(e => e.Active && e.Number == key);
+            var lineEngaged = _activeToNumber.GetValueOrDefault(key) > 0;
             if (lineEngaged)
             {
-                _violations.Add($"{now}: {key} dialled by {modemName} while the line is already in a call");
+                _violations.Add($"{Stamp(entry.At)}: {key} dialled by {modemName} while the line is already in a call");
             }
 
             var attempt = _attemptsTo.GetValueOrDefault(key);
@@ -190,9 +219,11 @@ public sealed class PstnExchange
                 unobtainable = true;
             }
 
-            _log.Add(entry);
-            _peakOnModem[modemName] = Math.Max(_peakOnModem.GetValueOrDefault(modemName), _log.Count(e => e.Active && e.ModemName == modemName));
-            _peakOnNumber[key] = Math.Max(_peakOnNumber.GetValueOrDefault(key), _log.Count(e => e.Active && e.Number == key));
+            Append(entry);
+            var onModem = _activeOnModem[modemName] = _activeOnModem.GetValueOrDefault(modemName) + 1;
+            var toNumber = _activeToNumber[key] = _activeToNumber.GetValueOrDefault(key) + 1;
+            _peakOnModem[modemName] = Math.Max(_peakOnModem.GetValueOrDefault(modemName), onModem);
+            _peakOnNumber[key] = Math.Max(_peakOnNumber.GetValueOrDefault(key), toNumber);
             return new CallAttempt(this, entry, behaviour, unobtainable);
         }
     }
@@ -203,8 +234,8 @@ public sealed class PstnExchange
         lock (_gate)
         {
             var entry = new CallEntry(_time.GetUtcNow(), modemName, NormaliseNumber(number));
-            entry.Finish(result, entry.At);
-            _log.Add(entry);
+            entry.Finish(result, entry.At);   // never active: not counted as an open call
+            Append(entry);
         }
     }
 
@@ -212,7 +243,9 @@ public sealed class PstnExchange
     {
         lock (_gate)
         {
+            var wasActive = entry.Active;
             entry.Finish(result, _time.GetUtcNow());
+            Ended(entry, wasActive);
         }
     }
 
@@ -229,7 +262,9 @@ public sealed class PstnExchange
     {
         lock (_gate)
         {
-            entry.EndedAt ??= _time.GetUtcNow();
+            var wasActive = entry.Active;
+            entry.End(_time.GetUtcNow());
+            Ended(entry, wasActive);
         }
     }
 
@@ -238,6 +273,30 @@ public sealed class PstnExchange
         lock (_gate)
         {
             _calleeFailures.Add($"{number}: {ex.GetType().Name}: {ex.Message}");
+        }
+    }
+
+    private static string Stamp(DateTimeOffset at) => at.ToString("O", CultureInfo.InvariantCulture);
+
+    /// <summary>Logs a call in the whole log and in its number's own list (both oldest first: the clock never goes back).</summary>
+    private void Append(CallEntry entry)
+    {
+        _log.Add(entry);
+        if (!_logByNumber.TryGetValue(entry.Number, out var calls))
+        {
+            _logByNumber[entry.Number] = calls = [];
+        }
+
+        calls.Add(entry);
+    }
+
+    /// <summary>Keeps the open-call counters in step when a call that was open has just ended.</summary>
+    private void Ended(CallEntry entry, bool wasActive)
+    {
+        if (wasActive && !entry.Active)
+        {
+            _activeOnModem[entry.ModemName]--;
+            _activeToNumber[entry.Number]--;
         }
     }
 
@@ -275,7 +334,9 @@ public sealed class PstnExchange
 
         public DateTimeOffset? ConnectedAt { get; set; }
 
-        public DateTimeOffset? EndedAt { get; set; }
+        public DateTimeOffset? EndedAt { get; private set; }
+
+        public void End(DateTimeOffset at) => EndedAt ??= at;
 
         public bool Active => EndedAt is null;
 

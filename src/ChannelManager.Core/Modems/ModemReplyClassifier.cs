@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 
@@ -99,6 +100,31 @@ public static class ModemReplyClassifier
 
     private static readonly string[] IntermediateWords = ["RINGING", "RINGBACK", "DIALING", "DIALLING"];
 
+    /// <summary>Whole-line result words (V.250 §5.7.1 Table 1 and the blacklisting replies of research §2), any case.</summary>
+    private static readonly Dictionary<string, ModemReplyKind> Words = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["OK"] = ModemReplyKind.Ok,
+        ["RING"] = ModemReplyKind.Ring,
+        ["NO CARRIER"] = ModemReplyKind.NoCarrier,
+        ["ERROR"] = ModemReplyKind.Error,
+        ["NO DIALTONE"] = ModemReplyKind.NoDialTone,
+        ["NO DIAL TONE"] = ModemReplyKind.NoDialTone,
+        ["BUSY"] = ModemReplyKind.Busy,
+        ["NO ANSWER"] = ModemReplyKind.NoAnswer,
+        ["BLACKLISTED"] = ModemReplyKind.Blacklisted,
+        ["DELAYED"] = ModemReplyKind.Delayed,
+        ["BLACKLIST FULL"] = ModemReplyKind.BlacklistFull,
+        ["DIAL LOCKED"] = ModemReplyKind.DialLocked,
+    };
+
+    /// <summary>CONNECT details seen so far ("33600", "9600/ARQ"): a modem reports a few rates, so the detail string is shared, not cut anew per call.</summary>
+    private static readonly ConcurrentDictionary<string, string> Details = new(StringComparer.Ordinal);
+
+    /// <summary>Bound on <see cref="Details"/>: past it a detail is cut per call as before (a modem reporting ever-new texts cannot grow it).</summary>
+    private const int MaxDetails = 256;
+
+    private static readonly char[] Blanks = [' ', '\t'];
+
     public static ModemReply Classify(string line) => Classify(line, DefaultMaxLineLength);
 
     /// <summary>Classifies one line (terminators already stripped). Never throws.</summary>
@@ -117,13 +143,13 @@ public static class ModemReplyClassifier
             return new ModemReply(ModemReplyKind.Garbage, Escape(line));
         }
 
-        var text = line.Trim(' ', '\t');
+        var text = line.Trim(Blanks);
         if (text.Length == 0)
         {
             return new ModemReply(ModemReplyKind.Unknown, text);
         }
 
-        if (text.Length <= 3 && text.All(char.IsAsciiDigit))
+        if (text.Length <= 3 && !text.AsSpan().ContainsAnyExceptInRange('0', '9'))
         {
             var code = int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture);
             return Numeric.TryGetValue(code, out var n)
@@ -131,65 +157,51 @@ public static class ModemReplyClassifier
                 : new ModemReply(ModemReplyKind.Unknown, text, code);
         }
 
-        var upper = text.ToUpperInvariant();
-        if (upper.StartsWith("AT", StringComparison.Ordinal) || upper.StartsWith("A/", StringComparison.Ordinal))
+        // Case-insensitive matching on the text itself (no upper-cased copy): classification allocates nothing for
+        // the lines a modem repeats (issue 9; the line's string is shared by AtLineAssembler).
+        if (Starts(text, "AT") || Starts(text, "A/"))
         {
             // V.250 §5.2.1: every command line starts with AT (A/ repeats the last one); a modem never sends it.
             return new ModemReply(ModemReplyKind.Echo, text);
         }
 
-        var kind = upper switch
-        {
-            "OK" => ModemReplyKind.Ok,
-            "RING" => ModemReplyKind.Ring,
-            "NO CARRIER" => ModemReplyKind.NoCarrier,
-            "ERROR" => ModemReplyKind.Error,
-            "NO DIALTONE" or "NO DIAL TONE" => ModemReplyKind.NoDialTone,
-            "BUSY" => ModemReplyKind.Busy,
-            "NO ANSWER" => ModemReplyKind.NoAnswer,
-            "BLACKLISTED" => ModemReplyKind.Blacklisted,
-            "DELAYED" => ModemReplyKind.Delayed,
-            "BLACKLIST FULL" => ModemReplyKind.BlacklistFull,
-            "DIAL LOCKED" => ModemReplyKind.DialLocked,
-            _ => (ModemReplyKind?)null,
-        };
-        if (kind is { } k)
+        if (Words.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(text, out var k))
         {
             return new ModemReply(k, text);
         }
 
-        if (upper == "CONNECT" || upper.StartsWith("CONNECT ", StringComparison.Ordinal) || upper.StartsWith("CONNECT/", StringComparison.Ordinal))
+        if (text.Equals("CONNECT", StringComparison.OrdinalIgnoreCase) || Starts(text, "CONNECT ") || Starts(text, "CONNECT/"))
         {
             return new ModemReply(ModemReplyKind.Connect, text, ConnectDetail: DetailOf(text));
         }
 
         // "DELAYED 5" / "DELAYED 5 MIN" style variants carry the remaining wait.
-        if (upper.StartsWith("DELAYED ", StringComparison.Ordinal))
+        if (Starts(text, "DELAYED "))
         {
             return new ModemReply(ModemReplyKind.Delayed, text);
         }
 
-        if (upper.StartsWith("+CME ERROR:", StringComparison.Ordinal))
+        if (Starts(text, "+CME ERROR:"))
         {
             return new ModemReply(ModemReplyKind.CmeError, text, ErrorCode: ErrorCodeOf(text["+CME ERROR:".Length..], VerboseCme));
         }
 
-        if (upper.StartsWith("+CMS ERROR:", StringComparison.Ordinal))
+        if (Starts(text, "+CMS ERROR:"))
         {
             return new ModemReply(ModemReplyKind.CmsError, text, ErrorCode: ErrorCodeOf(text["+CMS ERROR:".Length..], null));
         }
 
-        if (UnsolicitedPrefixes.Any(p => upper.StartsWith(p, StringComparison.Ordinal)))
+        if (StartsWithAny(text, UnsolicitedPrefixes))
         {
             return new ModemReply(ModemReplyKind.Unsolicited, text);
         }
 
-        if (IntermediatePrefixes.Any(p => upper.StartsWith(p, StringComparison.Ordinal)) || IntermediateWords.Contains(upper))
+        if (StartsWithAny(text, IntermediatePrefixes) || IsAnyOf(text, IntermediateWords))
         {
             return new ModemReply(ModemReplyKind.Intermediate, text);
         }
 
-        if (upper.StartsWith('+') && upper.Contains(':', StringComparison.Ordinal))
+        if (text.StartsWith('+') && text.Contains(':', StringComparison.Ordinal))
         {
             // V.250 §5.7.2 information text of an extended command ("+CSQ: 20,99", "+GMI: ...").
             return new ModemReply(ModemReplyKind.Information, text);
@@ -267,8 +279,52 @@ public static class ModemReplyClassifier
 
     private static string? DetailOf(string connect)
     {
-        var rest = connect.Length > "CONNECT".Length ? connect["CONNECT".Length..].Trim() : string.Empty;
-        return rest.Length == 0 ? null : rest;
+        var rest = connect.Length > "CONNECT".Length ? connect.AsSpan("CONNECT".Length).Trim() : [];
+        if (rest.Length == 0)
+        {
+            return null;
+        }
+
+        if (Details.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(rest, out var known))
+        {
+            return known;
+        }
+
+        var detail = rest.ToString();
+        if (Details.Count < MaxDetails)
+        {
+            Details.TryAdd(detail, detail);
+        }
+
+        return detail;
+    }
+
+    private static bool Starts(string text, string prefix) => text.StartsWith(prefix, StringComparison.OrdinalIgnoreCase);
+
+    private static bool StartsWithAny(string text, string[] prefixes)
+    {
+        foreach (var p in prefixes)
+        {
+            if (Starts(text, p))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsAnyOf(string text, string[] words)
+    {
+        foreach (var w in words)
+        {
+            if (text.Equals(w, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static int? ErrorCodeOf(string rest, Dictionary<string, int>? verbose)

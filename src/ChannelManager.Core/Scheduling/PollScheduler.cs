@@ -800,13 +800,22 @@ public sealed class PollScheduler
     private async Task WaitAsync(Task wake, DateTimeOffset? wakeAt, TimeSpan? delay, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var timer = Task.Delay(delay is { } d && d > TimeSpan.Zero ? d : delay is null ? Timeout.InfiniteTimeSpan : TimeSpan.Zero, _time, cts.Token);
 
-        // Announce the park only once the timer exists: a fake clock advanced right after must fire it.
-        Park(wakeAt);
+        // Rounded UP to whole milliseconds: Task.Delay truncates to milliseconds, so a wake-up 0.3 ms away became a
+        // completed delay and the loop re-planned at the same instant until the clock moved — a busy loop for up to
+        // 1 ms on the system clock, and for ever on a virtual one (found by the scale bench, issue 9).
+        var wait = delay is { } d && d > TimeSpan.Zero ? CeilingToMilliseconds(d) : delay is null ? Timeout.InfiniteTimeSpan : TimeSpan.Zero;
+        var timer = Task.Delay(wait, _time, cts.Token);
+
+        // Announce the park only once the timer exists: a fake clock advanced right after must fire it (so the
+        // announced wake-up is the rounded one).
+        Park(wakeAt is { } at && delay is { } asked && asked > TimeSpan.Zero ? at + (wait - asked) : wakeAt);
         await Task.WhenAny(wake, timer).ConfigureAwait(false);
         await cts.CancelAsync().ConfigureAwait(false);
     }
+
+    private static TimeSpan CeilingToMilliseconds(TimeSpan d) =>
+        TimeSpan.FromTicks((d.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond * TimeSpan.TicksPerMillisecond);
 
     /// <summary>Where the loop rests: <see cref="Sequence"/> counts parks, <see cref="WakeAt"/> is its timer (null = none).</summary>
     internal readonly record struct ParkState(long Sequence, DateTimeOffset? WakeAt, int Running);

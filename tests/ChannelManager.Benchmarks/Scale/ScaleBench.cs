@@ -1,10 +1,11 @@
 using System.Globalization;
+using System.Text.Json;
 using ChannelManager.Core;
 
 namespace ChannelManager.Benchmarks.Scale;
 
 /// <summary>
-/// <c>scale [--workload FILE] [--outstations N] [--modems N] [--hours H] [--quiet]</c>: the scale simulation (issue 9
+/// <c>scale [--workload FILE] [--outstations N] [--modems N] [--hours H] [--quiet] [--json FILE]</c>: the scale simulation (issue 9
 /// item 2). Prints the figures and GOAL MET / GOAL MISSED lines; exit code 1 when a repeat-call violation was found.
 /// </summary>
 internal static class ScaleBench
@@ -18,6 +19,7 @@ internal static class ScaleBench
         int? outstations = null, modems = null;
         double? hours = null;
         var quiet = false;
+        string? json = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -27,6 +29,7 @@ internal static class ScaleBench
                 case "--modems": modems = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--hours": hours = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--quiet": quiet = true; break;
+                case "--json": json = args[++i]; break;
                 default:
                     await Console.Error.WriteLineAsync($"scale: unknown option '{args[i]}'").ConfigureAwait(false);
                     return 2;
@@ -38,6 +41,8 @@ internal static class ScaleBench
         Console.WriteLine(F($"== scale: {workload.Outstations} outstations, {workload.Modems} modems, {workload.Hours} h simulated, profile {workload.Profile} ({Path.GetFileName(path)}), {Environment.ProcessorCount} cores"));
         var result = await ScaleSimulation.RunAsync(workload, quiet ? null : Console.Out, cancellationToken).ConfigureAwait(false);
         Print(result, Console.Out);
+        if (json is not null)
+            await File.WriteAllTextAsync(json, JsonSerializer.Serialize(ScaleSummary.From(result)), cancellationToken).ConfigureAwait(false);
         return result.RepeatCallViolations.Count == 0 && result.ExchangeViolations.Count == 0 ? 0 : 1;
     }
 
@@ -56,6 +61,7 @@ internal static class ScaleBench
         o.WriteLine(F($"lateness p50 / p99        {r.LatenessP50.TotalSeconds,10:F1} s / {r.LatenessP99.TotalSeconds:F1} s (dispatch - due)"));
         o.WriteLine(F($"peak working set          {r.PeakWorkingSet / (1024.0 * 1024),10:F0} MB"));
         o.WriteLine(F($"virtual clock             {r.Steps,10} steps, {r.TimersFired} timers fired"));
+        o.WriteLine(F($"pool work items           {r.WorkItems,10} ({(double)r.WorkItems / Math.Max(1, r.Steps):F1} per step, {r.Wall.TotalMilliseconds * 1000 / Math.Max(1, r.WorkItems):F2} us of wall each; one thread, exact quiescence; {Quiescence.Requeues} of them the driver's own)"));
         o.WriteLine("where the wall time went:");
         foreach (var (what, time) in r.Breakdown)
             o.WriteLine(F($"  {what,-52} {time.TotalSeconds,8:F2} s"));

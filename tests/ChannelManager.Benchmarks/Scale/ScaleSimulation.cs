@@ -32,12 +32,52 @@ internal sealed record ScaleResult(
     long PeakWorkingSet,
     long Steps,
     long TimersFired,
+    long WorkItems,
     IReadOnlyDictionary<string, TimeSpan> Breakdown)
 {
     /// <summary>min(demand, modems × hours): the most modem-time any channel manager could have used.</summary>
     public TimeSpan Bound => DemandEstimate < PhysicalBound ? DemandEstimate : PhysicalBound;
 
     public double Utilisation => Bound > TimeSpan.Zero ? ModemBusy / Bound : 0;
+}
+
+/// <summary>
+/// The outcome figures of one run, written by <c>scale --json FILE</c> (wall-clock figures left out, so two runs of the
+/// same workload compare equal: the simulation is deterministic). ScaleSmokeTests reads it.
+/// </summary>
+internal sealed record ScaleSummary(
+    long SimulatedCalls,
+    long ReachedLine,
+    long PollsRun,
+    long CompletedPolls,
+    SortedDictionary<string, long> Outcomes,
+    TimeSpan ModemBusy,
+    TimeSpan PhysicalBound,
+    TimeSpan DemandEstimate,
+    double Utilisation,
+    IReadOnlyList<string> RepeatCallViolations,
+    IReadOnlyList<string> ExchangeViolations,
+    TimeSpan LatenessP50,
+    TimeSpan LatenessP99,
+    long Steps,
+    long TimersFired)
+{
+    public static ScaleSummary From(ScaleResult r) => new(
+        r.SimulatedCalls,
+        r.ReachedLine,
+        r.PollsRun,
+        r.CompletedPolls,
+        new SortedDictionary<string, long>(r.Outcomes.ToDictionary(kv => kv.Key.ToString(), kv => kv.Value), StringComparer.Ordinal),
+        r.ModemBusy,
+        r.PhysicalBound,
+        r.DemandEstimate,
+        r.Utilisation,
+        r.RepeatCallViolations,
+        r.ExchangeViolations,
+        r.LatenessP50,
+        r.LatenessP99,
+        r.Steps,
+        r.TimersFired);
 }
 
 /// <summary>
@@ -50,7 +90,18 @@ internal static class ScaleSimulation
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 5, 0, 0, 0, TimeSpan.Zero);
 
-    public static async Task<ScaleResult> RunAsync(ScaleWorkload w, TextWriter? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the workload. The process's thread pool must be confined to one thread first
+    /// (<see cref="Quiescence.ConfineThreadPool"/>): the run starts itself as a pool work item, so all of it happens there.
+    /// </summary>
+    public static Task<ScaleResult> RunAsync(ScaleWorkload w, TextWriter? progress, CancellationToken cancellationToken)
+    {
+        if (!Quiescence.IsConfined)
+            throw new InvalidOperationException("Call Quiescence.ConfineThreadPool() first: the scale simulation's quiescence is exact only on a one-thread pool (a process of its own).");
+        return Task.Run(() => RunOnPoolAsync(w, progress, cancellationToken), cancellationToken);
+    }
+
+    private static async Task<ScaleResult> RunOnPoolAsync(ScaleWorkload w, TextWriter? progress, CancellationToken cancellationToken)
     {
         var breakdown = new Dictionary<string, TimeSpan>();
         var wall = Stopwatch.StartNew();
@@ -114,6 +165,7 @@ internal static class ScaleSimulation
 
         // Run: quiesce, jump to the next timer, repeat until the simulated day is over.
         phase.Restart();
+        var itemsBefore = ThreadPool.CompletedWorkItemCount;
         var run = scheduler.RunAsync(stopSim.Token);
         var health = channels.RunHealthChecksAsync(stopSim.Token);
         var quiet = TimeSpan.Zero;
@@ -121,35 +173,19 @@ internal static class ScaleSimulation
         var nextReport = T0 + TimeSpan.FromHours(1);
         var peak = 0L;
         var step = Stopwatch.StartNew();
-        // Exact signals first (the scheduler announces its rest; each simulated modem says when it has handled every
-        // byte the host wrote), then the thread-pool heuristic for everything else.
-        async Task SettleAsync()
-        {
-            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            for (var round = 0; round < 3; round++)
-            {
-                foreach (var (modem, _) in ports)
-                    await modem.WhenIdleAsync(bound.Token).ConfigureAwait(false);
-                while (scheduler.CurrentPark(-1) is null && !run.IsCompleted)
-                {
-                    bound.Token.ThrowIfCancellationRequested();
-                    Quiescence.Wait(clock);
-                }
 
-                Quiescence.Wait(clock);
-            }
-        }
-
+        // Exact quiescence (Quiescence): run every queued work item, then jump to the next timer; repeat.
         while (clock.GetUtcNow() < end)
         {
             step.Restart();
-            await SettleAsync().ConfigureAwait(false);
+            await Quiescence.UntilQuietAsync();
             quiet += step.Elapsed;
             if (run.IsCompleted)
                 await run.ConfigureAwait(false);   // a faulted scheduler ends the run with its exception
             step.Restart();
             clock.AdvanceToNext(end);
             fire += step.Elapsed;
+
             if (clock.GetUtcNow() >= nextReport)
             {
                 peak = Math.Max(peak, Environment.WorkingSet);
@@ -158,8 +194,9 @@ internal static class ScaleSimulation
             }
         }
 
-        Quiescence.Wait(clock);
-        breakdown["run: waiting for quiescence (work on pool threads)"] = quiet;
+        await Quiescence.UntilQuietAsync();
+        var workItems = ThreadPool.CompletedWorkItemCount - itemsBefore;
+        breakdown["run: work between timer instants (queued work items)"] = quiet;
         breakdown["run: firing timers (work inline on the driver)"] = fire;
         peak = Math.Max(peak, Environment.WorkingSet);
         foreach (var m in modems)
@@ -169,16 +206,18 @@ internal static class ScaleSimulation
         phase.Restart();
         await stopSim.CancelAsync().ConfigureAwait(false);
         var stopped = Task.WhenAll(run, health);
-        for (var i = 0; i < 10_000 && !stopped.IsCompleted; i++)
+        for (var i = 0; i < 100_000 && !stopped.IsCompleted; i++)
         {
-            Quiescence.Wait(clock);
-            if (!clock.AdvanceToNext(clock.GetUtcNow() + TimeSpan.FromMinutes(5)))
-                await Task.Delay(TimeSpan.FromMilliseconds(1), TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
+            await Quiescence.UntilQuietAsync();
+            if (!stopped.IsCompleted && !clock.AdvanceToNext(clock.GetUtcNow() + TimeSpan.FromDays(1)))
+                break;
         }
 
+        if (!stopped.IsCompleted)
+            throw new InvalidOperationException("The simulated system did not stop after cancellation with no timer left (a lost wake-up).");
         try
         {
-            await stopped.WaitAsync(TimeSpan.FromSeconds(30), TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
+            await stopped.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -218,6 +257,7 @@ internal static class ScaleSimulation
             peak,
             clock.Steps,
             clock.TimersFired,
+            workItems,
             breakdown);
     }
 

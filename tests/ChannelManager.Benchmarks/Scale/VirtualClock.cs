@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace ChannelManager.Benchmarks.Scale;
 
 /// <summary>
@@ -16,10 +14,6 @@ internal sealed class VirtualClock(DateTimeOffset start) : TimeProvider
     private readonly List<(VirtualTimer Timer, long Generation)> _due = [];
     private long _nowTicks = start.UtcTicks;
     private long _seq;
-    private long _changes;
-
-    /// <summary>Bumped on every timer creation, change and disposal: the driver's "something is still happening" signal.</summary>
-    public long Changes => Interlocked.Read(ref _changes);
 
     /// <summary>Timer instants fired so far (driver steps).</summary>
     public long Steps { get; private set; }
@@ -100,8 +94,6 @@ internal sealed class VirtualClock(DateTimeOffset start) : TimeProvider
             var ticks = _nowTicks + Math.Max(0, due.Ticks);
             _queue.Enqueue((timer, generation), (ticks, _seq++));
         }
-
-        Interlocked.Increment(ref _changes);
     }
 
     private sealed class VirtualTimer(VirtualClock clock, TimerCallback callback, object? state) : ITimer
@@ -119,8 +111,6 @@ internal sealed class VirtualClock(DateTimeOffset start) : TimeProvider
             _period = period;
             if (dueTime != Timeout.InfiniteTimeSpan)
                 clock.Schedule(this, generation, dueTime);
-            else
-                Interlocked.Increment(ref clock._changes);
             return true;
         }
 
@@ -139,54 +129,12 @@ internal sealed class VirtualClock(DateTimeOffset start) : TimeProvider
         {
             // long.MinValue / 2: any later Change sees a negative generation and does nothing.
             Interlocked.Exchange(ref _generation, long.MinValue / 2);
-            Interlocked.Increment(ref clock._changes);
         }
 
         public ValueTask DisposeAsync()
         {
             Dispose();
             return ValueTask.CompletedTask;
-        }
-    }
-}
-
-/// <summary>
-/// Waits until the process has nothing left to do at the current virtual instant: the thread pool has no queued work
-/// and no work item finished and no timer changed across three consecutive looks, each after a
-/// <see cref="Thread.Yield"/> (which lets pool threads run on this 2-core machine). A heuristic: .NET does not say
-/// whether a pool thread is mid-item. Its "processing" count could not be used — it stayed at 1 with no work completing
-/// (docs/performance.md) — and shorter spin-only windows jumped the clock too early (timeouts of healthy modems).
-/// </summary>
-internal static class Quiescence
-{
-    public static long Checks { get; private set; }
-
-    public static void Wait(VirtualClock clock, int stableLooks = 3)
-    {
-        var stable = 0;
-        long lastDone = -1, lastChanges = -1;
-        var spin = Stopwatch.StartNew();
-        while (true)
-        {
-            Checks++;
-            var pending = ThreadPool.PendingWorkItemCount;
-            var done = ThreadPool.CompletedWorkItemCount;
-            var changes = clock.Changes;
-            if (pending == 0 && done == lastDone && changes == lastChanges)
-            {
-                if (++stable >= stableLooks)
-                    return;
-            }
-            else
-            {
-                stable = 0;
-            }
-
-            lastDone = done;
-            lastChanges = changes;
-            if (spin.ElapsedMilliseconds > 30_000)
-                throw new TimeoutException("The simulated system never became quiet (a busy loop?).");
-            Thread.Yield();
         }
     }
 }
