@@ -54,8 +54,8 @@ public sealed class ChannelManagerMetrics : IDisposable
         _meter.CreateObservableCounter("channelmanager.ip.reconnects", ObserveIpReconnects, "{connect}", "Successful reconnects of an IP outstation's link since start (seed 002)");
         // Issue 11 item 4: alert on "no host active" by summing this over the group (Prometheus: channelmanager_host_active).
         _meter.CreateObservableGauge("channelmanager.host.active", ObserveHostActive, description: "1 while this host polls and dials (active, or the single host on SQLite); 0 while standby");
-        _meter.CreateObservableGauge("channelmanager.lease.epoch", () => LiveCluster().LeaseEpoch, description: "Epoch of the active lease this host holds (0 while standby or single); it grows by one at each change of hands");
-        _meter.CreateObservableCounter("channelmanager.lease.takeovers", () => LiveCluster().Takeovers, "{takeover}", "Times this host took over the expired active lease of another host");
+        _meter.CreateObservableGauge("channelmanager.lease.epoch", () => HostMeasurement(LiveCluster(), c => c.LeaseEpoch), description: "Epoch of the active lease this host holds (0 while standby or single); it grows by one at each change of hands");
+        _meter.CreateObservableCounter("channelmanager.lease.takeovers", () => HostMeasurement(LiveCluster(), c => c.Takeovers), "{takeover}", "Times this host took over the expired active lease of another host");
     }
 
     /// <summary>The meter, for tests that listen to this instance only.</summary>
@@ -189,11 +189,11 @@ public sealed class ChannelManagerMetrics : IDisposable
         }
     }
 
-    private IEnumerable<Measurement<int>> ObserveHostActive()
-    {
-        var cluster = LiveCluster();
-        return [new Measurement<int>(cluster.Role == HostRole.Standby ? 0 : 1, new KeyValuePair<string, object?>("host", cluster.HostId))];
-    }
+    private IEnumerable<Measurement<long>> ObserveHostActive() => HostMeasurement(LiveCluster(), c => c.Role == HostRole.Standby ? 0 : 1);
+
+    /// <summary>Labelled with the host id, so the series of a redundant pair can be told apart once scraped together.</summary>
+    private static Measurement<long>[] HostMeasurement(ClusterView cluster, Func<ClusterView, long> value) =>
+        [new Measurement<long>(value(cluster), new KeyValuePair<string, object?>("host", cluster.HostId))];
 
     private int ObserveRunning() => Live().Scheduler?.Status.Count(s => s.Running) ?? 0;
 
