@@ -60,6 +60,7 @@ public sealed class ClusterRoleTests : PostgresDatabaseTest
 
         Assert.Equal(("1", "1"), await MetricsAsync(clientA, "fe-a"));
         Assert.Equal(("0", "0"), await MetricsAsync(clientB, "fe-b"));
+        Assert.Equal("0", Value(await clientA.GetStringAsync("/metrics"), "channelmanager_lease_takeovers_total", "fe-a"));
 
         // A clean stop releases both leases: fe-b becomes active at once and shows fe-a as down.
         clientA.Dispose();
@@ -68,7 +69,10 @@ public sealed class ClusterRoleTests : PostgresDatabaseTest
         var activeB = await UntilAsync(clientB, c => Role(c) == "Active" && Peer(c, "fe-a") is { } p && !p.GetProperty("live").GetBoolean());
         Assert.Equal(2, activeB.GetProperty("leaseEpoch").GetInt64());
         Assert.Equal("fe-b", activeB.GetProperty("activeHost").GetString());
+        // The released lease is an expired one: fe-b names fe-a as the previous holder (and would adopt its open dials).
+        Assert.Equal("fe-a", activeB.GetProperty("previousHolder").GetString());
         Assert.Equal(("1", "2"), await MetricsAsync(clientB, "fe-b"));
+        Assert.Equal("1", Value(await clientB.GetStringAsync("/metrics"), "channelmanager_lease_takeovers_total", "fe-b"));
     }
 
     private ChannelManagerFactory Host(string hostId) => new(config =>
