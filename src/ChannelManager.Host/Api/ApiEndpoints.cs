@@ -138,7 +138,10 @@ internal static class ApiEndpoints
         return TypedResults.Ok(ModemDto.From(channels.Modems.First(m => m.Name == modem.Name)));
     }
 
-    public static async Task<DashboardSnapshotDto> SnapshotAsync(ModemChannelManager channels, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>GET /api/cluster: this host's role (Single, Active, Standby), its lease and the peers in the lease table (issue 11 item 4).</summary>
+    public static Task<ClusterDto> ClusterAsync(ClusterView cluster, CancellationToken cancellationToken) => cluster.ReadAsync(cancellationToken);
+
+    public static async Task<DashboardSnapshotDto> SnapshotAsync(ModemChannelManager channels, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, ClusterView cluster, TimeProvider time, CancellationToken cancellationToken)
     {
         var events = await store.ReadTransactionsAsync(30, null, cancellationToken).ConfigureAwait(false);
         return new DashboardSnapshotDto(
@@ -147,17 +150,18 @@ internal static class ApiEndpoints
             [.. Outstations(scheduler, channels)],
             [.. events.Select(EventDto.From)],
             [.. Alarms(scheduler)],
-            [.. IpOutstations(ip)]);
+            [.. IpOutstations(ip)],
+            await cluster.ReadAsync(cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>
     /// The dashboard's live feed: a <c>snapshot</c> event whenever anything changed (checked every
     /// <see cref="ApiOptions.StreamInterval"/>), a <c>heartbeat</c> when nothing did for a while.
     /// </summary>
-    public static IResult Stream(ModemChannelManager channels, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, TimeProvider time, ApiOptions options, IHostApplicationLifetime lifetime, CancellationToken cancellationToken) =>
-        TypedResults.ServerSentEvents(StreamAsync(channels, scheduler, ip, store, time, options.StreamInterval, lifetime.ApplicationStopping, cancellationToken));
+    public static IResult Stream(ModemChannelManager channels, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, ClusterView cluster, TimeProvider time, ApiOptions options, IHostApplicationLifetime lifetime, CancellationToken cancellationToken) =>
+        TypedResults.ServerSentEvents(StreamAsync(channels, scheduler, ip, store, cluster, time, options.StreamInterval, lifetime.ApplicationStopping, cancellationToken));
 
-    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(ModemChannelManager channels, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, TimeProvider time, TimeSpan interval, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
+    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(ModemChannelManager channels, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, ClusterView cluster, TimeProvider time, TimeSpan interval, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
     {
         // A stream never ends by itself: it must end when the host stops, or shutdown would wait for every open dashboard.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, requestAborted);
@@ -166,7 +170,7 @@ internal static class ApiEndpoints
         var quiet = TimeSpan.Zero;
         while (!cancellationToken.IsCancellationRequested)
         {
-            var json = JsonSerializer.Serialize(await SnapshotAsync(channels, scheduler, ip, store, time, cancellationToken).ConfigureAwait(false), ApiJson.Options);
+            var json = JsonSerializer.Serialize(await SnapshotAsync(channels, scheduler, ip, store, cluster, time, cancellationToken).ConfigureAwait(false), ApiJson.Options);
             if (json != last)
             {
                 last = json;

@@ -181,7 +181,8 @@ public sealed record DashboardSnapshotDto(
     IReadOnlyList<OutstationDto> Outstations,
     IReadOnlyList<EventDto> Events,
     IReadOnlyList<AlarmDto> Alarms,
-    IReadOnlyList<IpOutstationDto> IpOutstations);
+    IReadOnlyList<IpOutstationDto> IpOutstations,
+    ClusterDto Cluster);
 
 /// <summary>The newest thing an IP outstation's channel did (connected, connect failed, silent drop, …).</summary>
 public sealed record LinkEventDto(DateTimeOffset At, ChannelEventKind Kind, string Detail);

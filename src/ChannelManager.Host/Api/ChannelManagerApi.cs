@@ -67,6 +67,8 @@ public static class ChannelManagerApi
         services.TryAddSingleton(sp => new ChannelManagerMetrics(sp.GetService<IMeterFactory>()));
         // The run host registers its IP outstations first (ServiceRegistration); a host without them lists none.
         services.TryAddSingleton(IpOutstationSet.Empty);
+        // The run host registers its role (AddSharedStorage); any other host is a single one.
+        services.TryAddSingleton(ClusterView.SingleHost);
         DecorateStateStore(services);
 
         services.Configure<KestrelServerOptions>(k =>
@@ -97,6 +99,7 @@ public static class ChannelManagerApi
             app.Services.GetRequiredService<PollScheduler>(),
             app.Services.GetRequiredService<TimeProvider>());
         app.Services.GetRequiredService<ChannelManagerMetrics>().ObserveIpOutstations(app.Services.GetRequiredService<IpOutstationSet>());
+        app.Services.GetRequiredService<ChannelManagerMetrics>().ObserveCluster(app.Services.GetRequiredService<ClusterView>());
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
@@ -125,6 +128,7 @@ public static class ChannelManagerApi
             .Produces<List<EventDto>>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/ledger", ApiEndpoints.LedgerAsync).WithName("GetLedger").WithSummary("The repeat-call ledger of every number and its recent events");
         api.MapGet("/alarms", ApiEndpoints.Alarms).WithName("GetAlarms").WithSummary("Operator alarms, newest first");
+        api.MapGet("/cluster", ApiEndpoints.ClusterAsync).WithName("GetCluster").WithSummary("This host's role (Single, Active, Standby), its lease, and the peers in the shared lease table");
         api.MapGet("/snapshot", ApiEndpoints.SnapshotAsync).WithName("GetSnapshot").WithSummary("Everything the dashboard shows, in one document");
         api.MapGet("/stream", ApiEndpoints.Stream).WithName("GetStream").WithSummary("Server-sent events: 'snapshot' on every change");
 

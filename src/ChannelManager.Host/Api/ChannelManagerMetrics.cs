@@ -32,6 +32,7 @@ public sealed class ChannelManagerMetrics : IDisposable
     private PollScheduler? _scheduler;
     private TimeProvider _time = TimeProvider.System;
     private Hosting.IpOutstationSet _ip = Hosting.IpOutstationSet.Empty;
+    private ClusterView _cluster = ClusterView.SingleHost;
 
     /// <param name="meterFactory">The host's factory; null creates a stand-alone meter (the demo's dashboard, tests).</param>
     public ChannelManagerMetrics(IMeterFactory? meterFactory = null)
@@ -51,6 +52,10 @@ public sealed class ChannelManagerMetrics : IDisposable
         _meter.CreateObservableGauge("channelmanager.ip.connected", ObserveIpConnected, "{outstation}", "1 while an IP outstation's TCP link is connected (issue 7)");
         _meter.CreateObservableGauge("channelmanager.ip.heartbeat.interval", ObserveIpHeartbeat, "s", "An IP outstation's current (learned) heartbeat interval (seed 001)");
         _meter.CreateObservableCounter("channelmanager.ip.reconnects", ObserveIpReconnects, "{connect}", "Successful reconnects of an IP outstation's link since start (seed 002)");
+        // Issue 11 item 4: alert on "no host active" by summing this over the group (Prometheus: channelmanager_host_active).
+        _meter.CreateObservableGauge("channelmanager.host.active", ObserveHostActive, description: "1 while this host polls and dials (active, or the single host on SQLite); 0 while standby");
+        _meter.CreateObservableGauge("channelmanager.lease.epoch", () => HostMeasurement(LiveCluster(), c => c.LeaseEpoch), description: "Epoch of the active lease this host holds (0 while standby or single); it grows by one at each change of hands");
+        _meter.CreateObservableCounter("channelmanager.lease.takeovers", () => HostMeasurement(LiveCluster(), c => c.Takeovers), "{takeover}", "Times this host took over the expired active lease of another host");
     }
 
     /// <summary>The meter, for tests that listen to this instance only.</summary>
@@ -72,6 +77,16 @@ public sealed class ChannelManagerMetrics : IDisposable
             {
                 _seenConnects[m.Name] = (m.Statistics.Connects, m.Statistics.TotalTimeToConnect);
             }
+        }
+    }
+
+    /// <summary>Gives the role gauges this host's <see cref="ClusterView"/> (called by <c>MapChannelManagerApi</c>).</summary>
+    internal void ObserveCluster(ClusterView cluster)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        lock (_gate)
+        {
+            _cluster = cluster;
         }
     }
 
@@ -165,6 +180,20 @@ public sealed class ChannelManagerMetrics : IDisposable
 
     private IEnumerable<Measurement<long>> ObserveIpReconnects() =>
         [.. LiveIp().All.Select(o => new Measurement<long>(o.Reconnects, new KeyValuePair<string, object?>("outstation", o.Name)))];
+
+    private ClusterView LiveCluster()
+    {
+        lock (_gate)
+        {
+            return _cluster;
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveHostActive() => HostMeasurement(LiveCluster(), c => c.Role == HostRole.Standby ? 0 : 1);
+
+    /// <summary>Labelled with the host id, so the series of a redundant pair can be told apart once scraped together.</summary>
+    private static Measurement<long>[] HostMeasurement(ClusterView cluster, Func<ClusterView, long> value) =>
+        [new Measurement<long>(value(cluster), new KeyValuePair<string, object?>("host", cluster.HostId))];
 
     private int ObserveRunning() => Live().Scheduler?.Status.Count(s => s.Running) ?? 0;
 

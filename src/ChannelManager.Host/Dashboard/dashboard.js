@@ -86,6 +86,19 @@
           textContent: time(a.at) + " " + a.kind + " — " + a.outstation + " (" + a.number + "): " + a.cause,
         }))));
 
+    // Issue 11 item 4: this host's role and the peers in the shared lease table (a SQLite host has none).
+    const c = s.cluster;
+    if (c) {
+      const role = document.getElementById("role");
+      role.dataset.role = c.role;
+      role.textContent = c.role.toUpperCase() + " host " + c.hostId + (c.leaseEpoch ? " (epoch " + c.leaseEpoch + ")" : "");
+      role.title = "storage " + c.storage + (c.error ? "; lease table unreadable: " + c.error : "");
+      const peers = (c.peers || []).map((p) => p.hostId + (p.active ? " ACTIVE" : p.live ? " standby" : " down"));
+      document.getElementById("peers").textContent = peers.length === 0
+        ? (c.role === "Single" ? "" : "no peers")
+        : "peers: " + peers.join(", ");
+    }
+
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString([], { hour12: false });
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
   }

@@ -1,6 +1,8 @@
 using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Scheduling;
+using ChannelManager.Host.Api;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace ChannelManager.Host.Hosting;
@@ -11,13 +13,25 @@ namespace ChannelManager.Host.Hosting;
 /// </summary>
 internal static class SharedStorage
 {
-    /// <summary>Registers <see cref="ActiveLease"/> when the store is shared (Storage.Provider = Postgres); nothing for SQLite.</summary>
+    /// <summary>
+    /// Registers <see cref="ActiveLease"/> and this host's presence lease (<see cref="HostPresence"/>) when the store is
+    /// shared (Storage.Provider = Postgres); for both providers, the <see cref="ClusterView"/> the API and metrics show.
+    /// </summary>
     public static IServiceCollection AddSharedStorage(this IServiceCollection services, SettingsLoadResult loaded, IStateStore store)
     {
         ArgumentNullException.ThrowIfNull(loaded);
+        var provider = loaded.Settings.Storage.Provider.ToString();
         if (store is not (ILeaseStore leases and ISharedLedgerStore shared))
+        {
+            var hostId = string.IsNullOrWhiteSpace(loaded.Settings.Storage.HostId) ? Environment.MachineName : loaded.Settings.Storage.HostId;
+            services.AddSingleton(new ClusterView(hostId, provider, standby: null));
             return services;
-        services.AddSingleton(sp => new HotStandby(new ActiveLease(leases, shared.HostId, Timing(loaded.Settings.Storage.LeaseTime), sp.GetRequiredService<TimeProvider>()), shared));
+        }
+
+        var timing = Timing(loaded.Settings.Storage.LeaseTime);
+        services.AddSingleton(sp => new HotStandby(new ActiveLease(leases, shared.HostId, timing, sp.GetRequiredService<TimeProvider>()), shared, leases));
+        services.AddSingleton(sp => new ClusterView(shared.HostId, provider, sp.GetRequiredService<HotStandby>()));
+        services.AddHostedService(sp => new HostPresence(leases, shared.HostId, timing, sp.GetRequiredService<TimeProvider>()));
         return services;
     }
 
@@ -47,17 +61,27 @@ internal static class SharedStorage
         SharedStorageLog.Standby(logger, active.HostId);
         var grant = await active.AcquireAsync(cancellationToken).ConfigureAwait(false);
         if (grant.PreviousHolder is { } previous && !string.Equals(previous, active.HostId, StringComparison.Ordinal))
+        {
             book.AdoptAttemptsOf(previous);
+            standby.CountTakeover();
+        }
+
         SharedStorageLog.Active(logger, active.HostId, grant.Epoch, grant.PreviousHolder ?? "(none)");
         standby.MarkActive();
         return grant;
     }
 }
 
-/// <summary>The active lease and the shared ledger it guards (registered only for a shared store).</summary>
-internal sealed record HotStandby(ActiveLease Lease, ISharedLedgerStore Ledger)
+/// <summary>The active lease, the shared ledger it guards and the lease table (registered only for a shared store).</summary>
+internal sealed record HotStandby(ActiveLease Lease, ISharedLedgerStore Ledger, ILeaseStore Leases)
 {
     private readonly TaskCompletionSource _active = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _takeovers;
+
+    /// <summary>How often this host took the active lease over from another host's EXPIRED lease (a failover, not a clean hand-over).</summary>
+    public long Takeovers => Interlocked.Read(ref _takeovers);
+
+    public void CountTakeover() => Interlocked.Increment(ref _takeovers);
 
     /// <summary>
     /// Completes when this host has become the active one; the other workers of the host (the IP outstations' polls)
@@ -66,6 +90,51 @@ internal sealed record HotStandby(ActiveLease Lease, ISharedLedgerStore Ledger)
     public Task Active => _active.Task;
 
     public void MarkActive() => _active.TrySetResult();
+}
+
+/// <summary>
+/// Makes this host known to its peers (issue 11 item 4): a lease <c>host:&lt;id&gt;</c> of its own, renewed every
+/// <see cref="ActiveLeaseOptions.RetryInterval"/> for <see cref="ActiveLeaseOptions.LeaseTime"/>, so a standby —
+/// which holds no other lease — shows up in every host's <c>/api/cluster</c>. A live row means "running now"; an expired
+/// one names a host that stopped or died. Released on a clean stop. It guards nothing: a failed renewal only hides the
+/// host from the peer lists for a while.
+/// </summary>
+internal sealed class HostPresence(ILeaseStore leases, string hostId, ActiveLeaseOptions timing, TimeProvider timeProvider) : BackgroundService
+{
+    public const string ResourcePrefix = "host:";
+
+    public static string ResourceOf(string hostId) => ResourcePrefix + hostId;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    await leases.TryAcquireLeaseAsync(ResourceOf(hostId), hostId, timing.LeaseTime, stoppingToken).ConfigureAwait(false);
+                }
+                catch (StateStoreException)
+                {
+                    // The database is away: the host's presence expires, which is what a peer should see.
+                }
+
+                await Task.Delay(timing.RetryInterval, timeProvider, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await leases.ReleaseLeaseAsync(ResourceOf(hostId), hostId, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (StateStoreException)
+            {
+                // Not released: it simply expires.
+            }
+        }
+    }
 }
 
 /// <summary>Hot-standby log events (EventId block 72xx, under the host's 7xxx; 71xx is the IP outstations').</summary>

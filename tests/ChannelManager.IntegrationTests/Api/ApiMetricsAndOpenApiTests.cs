@@ -58,7 +58,7 @@ public sealed class ApiMetricsAndOpenApiTests(ApiBankFixture fixture) : IClassFi
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var paths = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("paths");
-        string[] gets = ["/api/modems", "/api/outstations", "/api/queue", "/api/events", "/api/ledger", "/api/alarms", "/api/snapshot", "/api/stream"];
+        string[] gets = ["/api/modems", "/api/outstations", "/api/queue", "/api/events", "/api/ledger", "/api/alarms", "/api/cluster", "/api/snapshot", "/api/stream"];
         string[] posts = ["/api/outstations/{name}/poll", "/api/ledger/{number}/reset", "/api/modems/{name}/out-of-service"];
         foreach (var p in gets)
             Assert.True(paths.TryGetProperty(p, out var item) && item.TryGetProperty("get", out _), $"GET {p} missing");

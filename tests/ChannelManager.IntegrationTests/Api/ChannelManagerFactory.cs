@@ -26,7 +26,8 @@ public sealed class ChannelManagerFactory : WebApplicationFactory<HostProgram>
 
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("cm-waf-");
 
-    public ChannelManagerFactory()
+    /// <param name="configure">Changes to the configuration before it is written (e.g. a shared PostgreSQL store).</param>
+    public ChannelManagerFactory(Action<JsonObject>? configure = null)
     {
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(HostProcess.RepositoryRoot, "config", "appsettings.json")))!.AsObject();
         config["Storage"]!["Path"] = Path.Combine(_dir.FullName, "state.db");
@@ -34,6 +35,7 @@ public sealed class ChannelManagerFactory : WebApplicationFactory<HostProgram>
         config["Api"]!["Token"] = Token;
         foreach (var outstation in config["Outstations"]!.AsArray())
             outstation!["Interval"] = "01:00:00";
+        configure?.Invoke(config);
         ConfigPath = Path.Combine(_dir.FullName, "appsettings.json");
         File.WriteAllText(ConfigPath, config.ToJsonString());
     }

@@ -34,6 +34,31 @@ public sealed class WebApplicationFactoryTests(ChannelManagerHostFixture fixture
     }
 
     [Fact]
+    public async Task GetCluster_SqliteHost_IsSingleInTheApiSnapshotAndMetrics()
+    {
+        using var response = await Client.GetAsync("/api/cluster");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var cluster = await JsonOfAsync(response);
+        Assert.Equal("Single", cluster.GetProperty("role").GetString());
+        Assert.Equal("Sqlite", cluster.GetProperty("storage").GetString());
+        Assert.Equal(Environment.MachineName, cluster.GetProperty("hostId").GetString());
+        Assert.Equal(JsonValueKind.Null, cluster.GetProperty("leaseEpoch").ValueKind);
+        Assert.Equal(JsonValueKind.Null, cluster.GetProperty("activeHost").ValueKind);
+        Assert.Empty(cluster.GetProperty("peers").EnumerateArray());
+
+        // The dashboard gets the same document in every snapshot.
+        using var snapshot = await Client.GetAsync("/api/snapshot");
+        Assert.Equal(cluster.ToString(), (await JsonOfAsync(snapshot)).GetProperty("cluster").ToString());
+
+        // A single host polls and dials: active, holding no lease.
+        var metrics = await Client.GetStringAsync("/metrics");
+        Assert.Matches(@"(?m)^channelmanager_host_active\{[^}]*host=""" + System.Text.RegularExpressions.Regex.Escape(Environment.MachineName) + @"""[^}]*\} 1( |$)", metrics);
+        Assert.Matches(@"(?m)^channelmanager_lease_epoch\{[^}]*\} 0( |$)", metrics);
+        Assert.Matches(@"(?m)^channelmanager_lease_takeovers_total\{[^}]*\} 0( |$)", metrics);
+    }
+
+    [Fact]
     public async Task PostPoll_NoToken_Returns401AndDialsNothing()
     {
         var callsBefore = await TotalModemCallsAsync();

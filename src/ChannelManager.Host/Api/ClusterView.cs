@@ -1,0 +1,104 @@
+using System.Diagnostics.CodeAnalysis;
+using ChannelManager.Core.Persistence;
+using ChannelManager.Host.Hosting;
+
+namespace ChannelManager.Host.Api;
+
+/// <summary>What a host is in its group (issue 11 item 4, docs/scale-out.md §1).</summary>
+public enum HostRole : byte
+{
+    /// <summary>The only host on its own store (SQLite): it polls and dials.</summary>
+    [SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The operator's word for a host without peers (docs/scale-out.md); shown in the API and dashboard.")]
+    Single = 0,
+    /// <summary>Holds the shared store's active lease: it polls and dials.</summary>
+    Active = 1,
+    /// <summary>Waits for the active lease: it polls and dials nothing on its own.</summary>
+    Standby = 2,
+}
+
+/// <summary>
+/// A host seen in the shared lease table: its presence lease (<c>host:&lt;id&gt;</c>), or the active lease when it holds
+/// that. <paramref name="Live"/> is false for a host whose lease has expired (stopped, killed, or cut off).
+/// </summary>
+public sealed record PeerDto(string HostId, bool Active, bool Live, DateTimeOffset LeaseExpiresAt);
+
+/// <summary>
+/// GET /api/cluster and the dashboard snapshot's <c>cluster</c>: this host's role and the peers it knows. The storage is
+/// named by provider only — never a connection string, which may hold a password.
+/// </summary>
+/// <param name="LeaseEpoch">This host's active-lease epoch (the fencing token) while it is active.</param>
+/// <param name="PreviousHolder">The host whose EXPIRED lease this host's grant replaced (a takeover), if any.</param>
+/// <param name="ActiveHost">The holder of the live active lease as the database has it (null: none, or the table could not be read).</param>
+/// <param name="Error">Why the lease table could not be read (the database's fault kind); the role is still this host's own.</param>
+public sealed record ClusterDto(
+    string HostId,
+    HostRole Role,
+    string Storage,
+    long? LeaseEpoch,
+    DateTimeOffset? LeaseExpiresAt,
+    string? PreviousHolder,
+    string? ActiveHost,
+    DateTimeOffset? ActiveLeaseExpiresAt,
+    IReadOnlyList<PeerDto> Peers,
+    string? Error);
+
+/// <summary>
+/// This host's role and peers: <see cref="HostRole.Single"/> on a SQLite store; on a shared store the role comes from
+/// this host's own <see cref="ActiveLease"/> (what it acts on), the peers from the lease table.
+/// </summary>
+internal sealed class ClusterView(string hostId, string storage, HotStandby? standby)
+{
+    /// <summary>For a host that registered none (the demo's dashboard, tests): one host on its own store.</summary>
+    public static ClusterView SingleHost { get; } = new(Environment.MachineName, nameof(StorageProvider.Sqlite), standby: null);
+
+    public string HostId { get; } = hostId;
+
+    public HostRole Role => standby is null ? HostRole.Single : standby.Lease.IsActive ? HostRole.Active : HostRole.Standby;
+
+    /// <summary>The epoch of the active lease this host holds; 0 when it holds none (standby, single).</summary>
+    public long LeaseEpoch => standby?.Lease.Grant?.Epoch ?? 0;
+
+    /// <summary>Times this host took over an expired active lease from another host.</summary>
+    public long Takeovers => standby?.Takeovers ?? 0;
+
+    public async Task<ClusterDto> ReadAsync(CancellationToken cancellationToken)
+    {
+        if (standby is null)
+            return new ClusterDto(HostId, HostRole.Single, storage, null, null, null, null, null, [], null);
+
+        // Read once: the lease task may replace or drop the grant meanwhile.
+        var grant = standby.Lease.Grant;
+        var role = grant is null ? HostRole.Standby : HostRole.Active;
+        LeaseSnapshot snapshot;
+        try
+        {
+            snapshot = await standby.Leases.ReadLeasesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (StateStoreException ex)
+        {
+            // The message names the database; the fault kind is enough to show.
+            return new ClusterDto(HostId, role, storage, grant?.Epoch, grant?.ExpiresAt, grant?.PreviousHolder, null, null, [], ex.Fault.ToString());
+        }
+
+        var active = snapshot.Leases.FirstOrDefault(l => l.Resource == ActiveLease.Resource);
+        var activeHost = active is not null && active.ExpiresAt > snapshot.Now ? active.Holder : null;
+        var peers = snapshot.Leases
+            .Where(l => l.Resource.StartsWith(HostPresence.ResourcePrefix, StringComparison.Ordinal) && l.Holder != HostId)
+            .Select(l => new PeerDto(l.Holder, l.Holder == activeHost, l.ExpiresAt > snapshot.Now, l.ExpiresAt))
+            .ToList();
+        // An active host without a presence row (it has not renewed it yet) is still a peer.
+        if (activeHost is not null && activeHost != HostId && !peers.Any(p => p.HostId == activeHost))
+            peers.Add(new PeerDto(activeHost, Active: true, Live: true, active!.ExpiresAt)); // activeHost is set only when active is.
+        return new ClusterDto(
+            HostId,
+            role,
+            storage,
+            grant?.Epoch,
+            grant?.ExpiresAt,
+            grant?.PreviousHolder,
+            activeHost,
+            active?.ExpiresAt,
+            [.. peers.OrderBy(p => p.HostId, StringComparer.Ordinal)],
+            null);
+    }
+}
