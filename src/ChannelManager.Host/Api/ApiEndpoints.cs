@@ -81,6 +81,7 @@ internal static class ApiEndpoints
         {
             // Who holds the lease is read from the database, as GET /api/cluster does; unknown if it cannot be read.
             var view = await cluster.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ApiLog.PollOnStandby(logs.CreateLogger(LoggerCategory), name, cluster.HostId, view.ActiveHost ?? "unknown");
             return ApiProblems.Standby(name, cluster.HostId, view.ActiveHost);
         }
 
