@@ -64,24 +64,48 @@ internal static class ApiEndpoints
         return new LedgerBookDto(book.Profile.Name, ledgers, [.. events.Select(LedgerEventDto.From)]);
     }
 
-    public static async Task<IResult> PollAsync(string name, string? wait, PollScheduler scheduler, IHostApplicationLifetime lifetime, ILoggerFactory logs, CancellationToken cancellationToken)
+    /// <summary>
+    /// POST /api/outstations/{name}/poll: a dial-up outstation through the scheduler (and the repeat-call guard), an IP
+    /// outstation as one poll on its kept-open channel, recorded like its scheduled polls (docs/ip-outstations.md §8).
+    /// A standby host answers 409 and dials nothing (docs/scale-out.md §3.3).
+    /// </summary>
+    public static async Task<IResult> PollAsync(string name, string? wait, PollScheduler scheduler, IpOutstationSet ip, IStateStore store, ClusterView cluster, IHostApplicationLifetime lifetime, ILoggerFactory logs, CancellationToken cancellationToken)
     {
-        if (!scheduler.Status.Any(s => s.Name == name))
+        var dialUp = scheduler.Status.Any(s => s.Name == name);
+        var ipOutstation = dialUp ? null : ip.Find(name);
+        if (!dialUp && ipOutstation is null)
             return ApiProblems.UnknownOutstation(name);
         if (wait is not null && !bool.TryParse(wait, out _))
             return ApiProblems.InvalidField("wait", $"is '{ApiProblems.Printable(wait)}'; it must be true or false");
-        ApiLog.PollRequested(logs.CreateLogger(LoggerCategory), name);
+        if (cluster.IsStandby)
+        {
+            // Who holds the lease is read from the database, as GET /api/cluster does; unknown if it cannot be read.
+            var view = await cluster.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ApiLog.PollOnStandby(logs.CreateLogger(LoggerCategory), name, cluster.HostId, view.ActiveHost ?? "unknown");
+            return ApiProblems.Standby(name, cluster.HostId, view.ActiveHost);
+        }
+
+        var logger = logs.CreateLogger(LoggerCategory);
+        ApiLog.PollRequested(logger, name);
         if (wait is not null && !bool.Parse(wait))
         {
             // Queued now; it runs even if the client goes away, but not past the host's shutdown.
-            var poll = scheduler.PollNowAsync(name, lifetime.ApplicationStopping);
+            Task poll = ipOutstation is null
+                ? scheduler.PollNowAsync(name, lifetime.ApplicationStopping)
+                : ipOutstation.PollAndRecordAsync(store, logger, lifetime.ApplicationStopping);
             _ = poll.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            return TypedResults.Accepted($"/api/events?outstation={Uri.EscapeDataString(name)}");
+            return TypedResults.Accepted($"/api/events?outstation={Uri.EscapeDataString(ipOutstation?.Name ?? name)}");
         }
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
         try
         {
+            if (ipOutstation is not null)
+            {
+                var done = await ipOutstation.PollAndRecordAsync(store, logger, linked.Token).ConfigureAwait(false);
+                return TypedResults.Ok(Hosting.PollReport.From(done.Result, done.Record));
+            }
+
             var outcome = await scheduler.PollNowAsync(name, linked.Token).ConfigureAwait(false);
             // The same shape as `poll --json` (Hosting/PollReport), values included.
             return TypedResults.Ok(Hosting.PollReport.From(outcome));
@@ -91,9 +115,10 @@ internal static class ApiEndpoints
             // The configuration cannot change at run time, but a name check and the queueing are two steps.
             return ApiProblems.UnknownOutstation(name);
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && lifetime.ApplicationStopping.IsCancellationRequested)
         {
-            // The scheduler cancels waiting requests when it stops: say so instead of failing with a 500.
+            // The scheduler cancels waiting requests when it stops, and a stopped IP channel takes no poll: say so
+            // instead of failing with a 500.
             return ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, "shutting-down", "Host is stopping", $"The poll of '{ApiProblems.Printable(name)}' was cancelled because the host is shutting down.");
         }
     }

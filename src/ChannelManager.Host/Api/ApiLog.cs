@@ -17,6 +17,9 @@ internal static partial class ApiLog
     [LoggerMessage(8004, LogLevel.Warning, "Modem {ModemName} out of service = {OutOfService} through the API by {Operator}: {Reason}")]
     public static partial void OutOfService(ILogger logger, string modemName, bool outOfService, string @operator, string reason);
 
+    [LoggerMessage(8006, LogLevel.Warning, "Operator poll of {Outstation} refused: this host ({HostId}) is a standby; the active host is {ActiveHost}")]
+    public static partial void PollOnStandby(ILogger logger, string outstation, string hostId, string activeHost);
+
     [LoggerMessage(8005, LogLevel.Information, "HTTP API and dashboard listening on {Url}")]
     public static partial void Listening(ILogger logger, string url);
 }

@@ -13,6 +13,19 @@ internal static class ApiProblems
     public static IResult UnknownOutstation(string name) =>
         Problem(StatusCodes.Status404NotFound, "unknown-outstation", "Unknown outstation", $"No outstation is named '{Printable(name)}'.", "name");
 
+    /// <summary>
+    /// 409 on a standby host (docs/scale-out.md §3.3): only the active host dials or polls; <c>role</c> says why,
+    /// <c>activeHost</c> where to ask instead (null when the lease table names none or could not be read).
+    /// </summary>
+    public static IResult Standby(string name, string hostId, string? activeHost) =>
+        TypedResults.Problem(
+            $"Host '{Printable(hostId)}' is a standby: it polls nothing, so '{Printable(name)}' was not polled. " +
+            (activeHost is null ? "No active host is known right now." : $"Ask the active host '{Printable(activeHost)}'."),
+            statusCode: StatusCodes.Status409Conflict,
+            title: "Host is a standby",
+            type: TypePrefix + "standby",
+            extensions: new Dictionary<string, object?> { ["role"] = "standby", ["hostId"] = hostId, ["activeHost"] = activeHost });
+
     public static IResult UnknownModem(string name) =>
         Problem(StatusCodes.Status404NotFound, "unknown-modem", "Unknown modem", $"No modem is named '{Printable(name)}'.", "name");
 

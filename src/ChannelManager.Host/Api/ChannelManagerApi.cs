@@ -135,8 +135,8 @@ public static class ChannelManagerApi
         var operations = api.MapGroup(string.Empty).RequireAuthorization(BearerTokenHandler.OperatorPolicy)
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
         operations.MapPost("/outstations/{name}/poll", ApiEndpoints.PollAsync).WithName("PollOutstation")
-            .WithSummary("Poll now (still subject to the repeat-call guard); waits for the outcome unless wait=false")
-            .Produces<Hosting.PollReport>().Produces(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound);
+            .WithSummary("Poll now (dial-up: still subject to the repeat-call guard; IP: one poll on the open link); waits for the outcome unless wait=false; 409 on a standby host")
+            .Produces<Hosting.PollReport>().Produces(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         operations.MapPost("/ledger/{number}/reset", ApiEndpoints.ResetLedgerAsync).WithName("ResetLedger")
             .WithSummary("Operator reset of a number's repeat-call ledger (audited)")
             .Accepts<LedgerResetRequest>("application/json").Produces<LedgerDto>()

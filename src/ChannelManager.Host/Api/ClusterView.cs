@@ -55,6 +55,13 @@ internal sealed class ClusterView(string hostId, string storage, HotStandby? sta
 
     public HostRole Role => standby is null ? HostRole.Single : standby.Lease.IsActive ? HostRole.Active : HostRole.Standby;
 
+    /// <summary>
+    /// A host on a shared store that is not (or no longer) the active one: it must dial and poll nothing, on-demand polls
+    /// included (docs/scale-out.md §3.3). <see cref="HotStandby.Active"/> not completed = still waiting for the lease;
+    /// a lost grant = stopping after losing it.
+    /// </summary>
+    public bool IsStandby => standby is not null && (!standby.Active.IsCompleted || !standby.Lease.IsActive);
+
     /// <summary>The epoch of the active lease this host holds; 0 when it holds none (standby, single).</summary>
     public long LeaseEpoch => standby?.Lease.Grant?.Epoch ?? 0;
 

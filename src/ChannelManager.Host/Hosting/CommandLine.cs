@@ -74,7 +74,7 @@ internal static class CommandLine
         check.Options.Add(checkConfig);
         check.SetAction((parse, _) => CheckConfigAsync(parse.GetRequiredValue(checkConfig), Console.Out, Console.Error));
 
-        var poll = new Command("poll", "Poll one outstation now (one transaction through the repeat-call guard; never redials). Exit: 0 Success, 1 any other outcome, 2 bad config or usage, 3 state store error.");
+        var poll = new Command("poll", "Poll one outstation now (dial-up: one transaction through the repeat-call guard, never redials; IP: connect, one poll, close). Exit: 0 Success, 1 any other outcome, 2 bad config or usage, 3 state store error.");
         var pollConfig = ConfigOption();
         var outstation = new Option<string>("--outstation") { Description = "The outstation's Name in the configuration.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print {outstation, outcome, category, modem, modemsTried[], reply, values[], startedAt, endedAt}." };
@@ -161,7 +161,13 @@ internal static class CommandLine
         var outstation = settings.Outstations.FirstOrDefault(o => o.Name == name) ?? settings.Outstations.FirstOrDefault(o => string.Equals(o.Name, name, StringComparison.OrdinalIgnoreCase));
         if (outstation is null)
         {
-            await error.WriteLineAsync($"--outstation: no outstation named '{name}' (have {string.Join(", ", settings.Outstations.Select(o => o.Name))})").ConfigureAwait(false);
+            var ip = settings.IpOutstations.FirstOrDefault(o => o.Name == name) ?? settings.IpOutstations.FirstOrDefault(o => string.Equals(o.Name, name, StringComparison.OrdinalIgnoreCase));
+            if (ip is not null)
+            {
+                return await PollIpAsync(session, ip, json, output, error, cancellationToken).ConfigureAwait(false);
+            }
+
+            await error.WriteLineAsync($"--outstation: no outstation named '{name}' (have {string.Join(", ", settings.Outstations.Select(o => o.Name).Concat(settings.IpOutstations.Select(o => o.Name)))})").ConfigureAwait(false);
             return ExitCodes.BadConfig;
         }
 
@@ -195,6 +201,41 @@ internal static class CommandLine
             }
 
             return outcome.IsSuccess ? ExitCodes.Ok : ExitCodes.Failed;
+        }
+        catch (StateStoreException ex)
+        {
+            await error.WriteLineAsync($"{ex.Fault}: {ex.Message}").ConfigureAwait(false);
+            return ExitCodes.StoreError;
+        }
+    }
+
+    /// <summary>
+    /// An IP outstation (docs/ip-outstations.md §8): connect, one poll with its configured reads (bounded by its
+    /// MaxPollWait), close. Recorded in the event log as the <c>run</c> host records its polls. The learned heartbeat is
+    /// neither read nor written: one poll teaches nothing about the link's idle timeout.
+    /// </summary>
+    private static async Task<int> PollIpAsync(OneShot session, IpOutstationSettings settings, bool json, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var ip = Composition.CreateIpOutstation(settings, session.Time, heartbeats: null, session.LoggerFactory);
+            await ip.Channel.StartAsync(cancellationToken).ConfigureAwait(false);
+            var done = await ip.PollAndRecordAsync(session.Store!, session.Logger, cancellationToken).ConfigureAwait(false); // opened: openStore is true
+            var report = PollReport.From(done.Result, done.Record);
+            if (json)
+            {
+                await output.WriteLineAsync(report.ToJson()).ConfigureAwait(false);
+            }
+            else
+            {
+                await output.WriteLineAsync($"{report.Outstation}: {report.Outcome} ({report.Category}, counted against {report.CountedAgainst})").ConfigureAwait(false);
+                await output.WriteLineAsync($"  endpoint {report.Number} ({settings.Protocol}, unit {settings.UnitId})").ConfigureAwait(false);
+                await output.WriteLineAsync($"  reply {report.Reply}").ConfigureAwait(false);
+                await output.WriteLineAsync($"  values [{string.Join(", ", report.Values)}]").ConfigureAwait(false);
+                await output.WriteLineAsync($"  {report.StartedAt:O} .. {report.EndedAt:O}").ConfigureAwait(false);
+            }
+
+            return done.Result.IsSuccess ? ExitCodes.Ok : ExitCodes.Failed;
         }
         catch (StateStoreException ex)
         {

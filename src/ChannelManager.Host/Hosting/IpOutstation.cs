@@ -2,6 +2,7 @@ using ChannelManager.Core;
 using ChannelManager.Core.Channels.Persistent;
 using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Protocols;
+using Microsoft.Extensions.Logging;
 
 namespace ChannelManager.Host.Hosting;
 
@@ -40,6 +41,22 @@ internal sealed class IpOutstation(IpOutstationSettings settings, string endpoin
     {
         lock (_gate)
             _nextPoll = next;
+    }
+
+    /// <summary>
+    /// One poll with the configured reads, written to the event log and logged: the one path of both the scheduled
+    /// polls (<see cref="IpOutstationService"/>) and the on-demand ones (API, <c>poll --outstation</c>; ip-outstations.md §5).
+    /// Throws only <see cref="OperationCanceledException"/>, <see cref="StateStoreException"/>, and
+    /// <see cref="ObjectDisposedException"/> once the channel is stopped.
+    /// </summary>
+    public async Task<IpPoll> PollAndRecordAsync(IStateStore store, ILogger logger, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var result = await Channel.PollAsync(Commands, cancellationToken).ConfigureAwait(false);
+        var record = Record(result);
+        await store.AppendTransactionAsync(record, cancellationToken).ConfigureAwait(false);
+        IpLog.Polled(logger, Name, Endpoint, result.Code, result.Category, result.Runs, Channel.Heartbeat.ToString());
+        return new IpPoll(result, record);
     }
 
     /// <summary>Notes a finished poll and returns its event-log record (design.md §3 attribution comes from the code).</summary>
@@ -108,6 +125,9 @@ internal sealed class IpOutstation(IpOutstationSettings settings, string endpoin
 
     public ValueTask DisposeAsync() => Channel.DisposeAsync();
 }
+
+/// <summary>A finished IP poll and the event-log record written for it.</summary>
+internal sealed record IpPoll(PersistentPollResult Result, TransactionRecord Record);
 
 /// <summary>What an IP outstation is doing, read by the API, the dashboard and the metrics.</summary>
 internal sealed record IpOutstationSnapshot(

@@ -77,9 +77,7 @@ internal sealed class IpOutstationService(
             {
                 // Every poll ends with a typed result (PersistentChannel.PollAsync): waiting for a connection longer
                 // than MaxPollWait is a TransportFailure against the channel, no reply the outstation's CommandTimeout.
-                var result = await outstation.Channel.PollAsync(outstation.Commands, ct).ConfigureAwait(false);
-                await store.AppendTransactionAsync(outstation.Record(result), ct).ConfigureAwait(false);
-                IpLog.Polled(logger, outstation.Name, outstation.Endpoint, result.Code, result.Category, result.Runs, outstation.Channel.Heartbeat.ToString());
+                await outstation.PollAndRecordAsync(store, logger, ct).ConfigureAwait(false);
 
                 // The next poll keeps the PollInterval grid; one that is already overdue (the poll waited for a
                 // connection longer than the interval) runs at once rather than in a burst of catch-up polls.

@@ -1,6 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ChannelManager.Core;
+using ChannelManager.Core.Channels.Persistent;
+using ChannelManager.Core.Persistence;
+using ChannelManager.Core.Protocols;
 using ChannelManager.Core.Scheduling;
 
 namespace ChannelManager.Host.Hosting;
@@ -37,10 +40,7 @@ public sealed record PollReport(
     public static PollReport From(PollOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
-        var values = outcome.Protocol?.Commands
-            .Where(c => c.IsSuccess)
-            .SelectMany(c => c.Registers.Select(r => (int)r).Concat(c.Bits.Select(b => b ? 1 : 0)))
-            .ToArray() ?? [];
+        var values = ValuesOf(outcome.Protocol);
         return new PollReport(
             outcome.Outstation,
             outcome.Number,
@@ -55,6 +55,23 @@ public sealed record PollReport(
             outcome.EndedAt,
             outcome.NextAllowedAt);
     }
+
+    /// <summary>
+    /// An IP outstation's poll (docs/ip-outstations.md §8): <c>number</c> is the endpoint (as in the event log), no modem,
+    /// no modems tried, the reply as recorded; never a <c>nextAllowedAt</c> (no repeat-call guard for a TCP connect).
+    /// </summary>
+    public static PollReport From(PersistentPollResult result, TransactionRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(record);
+        return new PollReport(record.Outstation, record.Number, result.Code, result.Category, result.CountedAgainst, null, [], record.RawReply, ValuesOf(result.Protocol), result.StartedAt, result.EndedAt, null);
+    }
+
+    private static int[] ValuesOf(ProtocolResult? protocol) =>
+        protocol?.Commands
+            .Where(c => c.IsSuccess)
+            .SelectMany(c => c.Registers.Select(r => (int)r).Concat(c.Bits.Select(b => b ? 1 : 0)))
+            .ToArray() ?? [];
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 }

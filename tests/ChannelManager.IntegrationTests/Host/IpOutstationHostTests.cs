@@ -156,7 +156,8 @@ public sealed class IpOutstationHostTests : IDisposable
         }
     }
 
-    private static async Task<IPEndPoint> ListeningEndpointAsync(ExternalProcess outstation)
+    /// <summary>The address the simulator's <c>--listen tcp://127.0.0.1:0</c> took (its READY line); also used by the on-demand poll tests.</summary>
+    internal static async Task<IPEndPoint> ListeningEndpointAsync(ExternalProcess outstation)
     {
         await outstation.WaitForLineAsync("READY unit", Bound);
         var line = outstation.Output.Split('\n').First(l => l.StartsWith("READY unit", StringComparison.Ordinal));
@@ -164,7 +165,7 @@ public sealed class IpOutstationHostTests : IDisposable
     }
 
     /// <summary>The simulator's first reply can take seconds (JIT); the test's 1 s response timeout is for what follows.</summary>
-    private static async Task WarmUpAsync(IPEndPoint outstation)
+    internal static async Task WarmUpAsync(IPEndPoint outstation)
     {
         await using var link = new TcpChannelTransport(new TcpTransportOptions { Host = "127.0.0.1", Port = outstation.Port, ConnectTimeout = TimeSpan.FromSeconds(2) }, TimeProvider.System);
         await link.OpenAsync(CancellationToken.None).WaitAsync(Bound);

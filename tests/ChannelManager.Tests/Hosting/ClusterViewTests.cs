@@ -130,4 +130,27 @@ public sealed class ClusterViewTests
         Assert.Equal(nameof(StateStoreFault.Unavailable), dto.Error);
         Assert.Empty(dto.Peers);
     }
+
+    [Fact]
+    public void IsStandby_SingleHost_False()
+    {
+        Assert.False(new ClusterView("fe-x", "Sqlite", standby: null).IsStandby);
+    }
+
+    [Fact]
+    public async Task IsStandby_WaitingThenGrantedAndMarkedActive_TrueThenFalse()
+    {
+        var leases = new TableLeases { Grant = new LeaseGrant(ActiveLease.Resource, "fe-b", 1, T0.AddSeconds(10), null) };
+        var lease = new ActiveLease(leases, "fe-b", SharedStorage.Timing(TimeSpan.FromSeconds(10)), new FakeTimeProvider(T0));
+        var standby = new HotStandby(lease, Substitute.For<ISharedLedgerStore>(), leases);
+        var view = new ClusterView("fe-b", "Postgres", standby);
+        Assert.True(view.IsStandby);
+
+        // Holding a grant is not enough: the host is active once BecomeActiveAsync has adopted the dead host's work.
+        await lease.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(view.IsStandby);
+        standby.MarkActive();
+
+        Assert.False(view.IsStandby);
+    }
 }

@@ -87,4 +87,30 @@ public sealed class PollReportTests
         Assert.All(before, name => Assert.True(doc.RootElement.TryGetProperty(name, out _), name));
         Assert.Equal("0163", doc.RootElement.GetProperty("number").GetString());
     }
+
+    [Fact]
+    public void From_IpPoll_EndpointAsNumberNoModemValuesAndTheRecordedReply()
+    {
+        var protocol = new ProtocolResult(OutcomeCode.Success, [new CommandResult(new ReadHoldingRegisters(0, 3), OutcomeCode.Success, 1) { Registers = [11, 22, 33] }]);
+        var result = new Core.Channels.Persistent.PersistentPollResult("RTU-IP-1", OutcomeCode.Success, protocol, 2, null) { StartedAt = T0, EndedAt = T0.AddSeconds(1) };
+        var record = new Core.Persistence.TransactionRecord(T0, T0.AddSeconds(1), "RTU-IP-1", "tcp://10.20.0.17:502", OutcomeCode.Success, null, [], "run 2 times: reconnected");
+
+        var json = PollReport.From(result, record).ToJson();
+
+        Assert.Equal(
+            """{"outstation":"RTU-IP-1","number":"tcp://10.20.0.17:502","outcome":"Success","category":"Success","countedAgainst":"None","modem":null,"modemsTried":[],"reply":"run 2 times: reconnected","values":[11,22,33],"startedAt":"2026-01-05T08:00:00+00:00","endedAt":"2026-01-05T08:00:01+00:00","nextAllowedAt":null}""",
+            json);
+    }
+
+    [Fact]
+    public void From_IpPollWithoutReply_NoValuesAndTheOutstationsFault()
+    {
+        var result = new Core.Channels.Persistent.PersistentPollResult("RTU-IP-1", OutcomeCode.CommandTimeout, null, 1, "no reply") { StartedAt = T0, EndedAt = T0.AddSeconds(3) };
+        var record = new Core.Persistence.TransactionRecord(T0, T0.AddSeconds(3), "RTU-IP-1", "tcp://h:502", OutcomeCode.CommandTimeout, null, [], "no reply");
+
+        var report = PollReport.From(result, record);
+
+        Assert.Empty(report.Values);
+        Assert.Equal((FaultAttribution.Outstation, (string?)null, "no reply"), (report.CountedAgainst, report.Modem, report.Reply));
+    }
 }
