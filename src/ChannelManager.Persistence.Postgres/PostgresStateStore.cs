@@ -298,6 +298,7 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
 
     private async Task WriteLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction tx, LedgerUpdate update, CancellationToken cancellationToken)
     {
+        await CheckFenceAsync(connection, tx, cancellationToken).ConfigureAwait(false);
         var ledger = update.Ledger;
         await using (var cmd = new NpgsqlCommand(
             """
@@ -348,13 +349,15 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
         ArgumentNullException.ThrowIfNull(schedule);
         return RunAsync(async (connection, ct) =>
         {
+            await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct).ConfigureAwait(false);
+            await CheckFenceAsync(connection, tx, ct).ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand(
                 """
                 INSERT INTO retry_schedule (outstation, next_due, failed_attempts, last_access, last_success, last_failure, body)
                 VALUES (@outstation, @next, @failed, @access, @success, @failure, @body)
                 ON CONFLICT (outstation) DO UPDATE SET next_due = excluded.next_due, failed_attempts = excluded.failed_attempts,
                     last_access = excluded.last_access, last_success = excluded.last_success, last_failure = excluded.last_failure, body = excluded.body;
-                """, connection);
+                """, connection, tx);
             cmd.Parameters.AddWithValue("outstation", outstation);
             cmd.Parameters.Add(Time("next", schedule.NextDue));
             cmd.Parameters.AddWithValue("failed", schedule.FailedAttempts);
@@ -363,6 +366,7 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
             cmd.Parameters.Add(Time("failure", schedule.LastFailure));
             cmd.Parameters.AddWithValue("body", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(schedule, Json));
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await tx.CommitAsync(ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }

@@ -32,4 +32,14 @@ public interface ISharedLedgerStore
     /// still be dialling. Returns the updates made.
     /// </summary>
     Task<IReadOnlyList<LedgerUpdate>> RecoverAttemptsOfHostAsync(string hostId, Func<NumberLedger, LedgerUpdate> recover, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Fences this host's writes with the epoch of the <see cref="ActiveLease.Resource"/> lease it became active with
+    /// (docs/scale-out.md §3.2, §6 item 1). From then on every ledger and retry-schedule write checks, inside its own
+    /// transaction, that the lease still has <paramref name="epoch"/>; when another host has taken the lease over (a
+    /// higher epoch) the write is refused with <see cref="StateStoreFault.Fenced"/> and changes nothing. Closes the
+    /// window of a host that lost the lease but has not noticed yet (a paused VM) — it can no longer write over the new
+    /// active host. A store never fenced (a standby, or before the lease is taken) writes as before.
+    /// </summary>
+    void Fence(long epoch);
 }
