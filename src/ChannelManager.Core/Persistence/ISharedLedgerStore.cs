@@ -26,6 +26,15 @@ public interface ISharedLedgerStore
     Task<NumberLedger> UpdateLedgerAsync(string number, Func<NumberLedger, LedgerUpdate?> change, CancellationToken cancellationToken);
 
     /// <summary>
+    /// As <see cref="UpdateLedgerAsync(string, Func{NumberLedger, LedgerUpdate?}, CancellationToken)"/>, but
+    /// <paramref name="change"/> also gets the time to decide and record at (docs/scale-out.md §3.1, §6 item 5): the
+    /// database's clock read inside the transaction, after the row lock — so every host decides on ONE clock and a host
+    /// whose own clock is skewed cannot shorten a gap — unless the store is configured to use the caller's
+    /// <paramref name="hostNow"/> (tests that drive a fake clock).
+    /// </summary>
+    Task<NumberLedger> UpdateLedgerAsync(string number, DateTimeOffset hostNow, Func<NumberLedger, DateTimeOffset, LedgerUpdate?> change, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Closes, each in its own transaction, the attempts left in progress by host <paramref name="hostId"/> (this host
     /// after a crash, or a dead peer once its lease has expired) with <paramref name="recover"/> — research §3.1: an
     /// attempt with no on-hook record counts as failed. Attempts in progress on other hosts are not touched: they may
