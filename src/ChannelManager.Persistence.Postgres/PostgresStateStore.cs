@@ -218,7 +218,7 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
         return UpdateCoreAsync(number, hostNow, (ledger, _, at) => change(ledger, at), cancellationToken);
     }
 
-    public Task<IReadOnlyList<LedgerUpdate>> RecoverAttemptsOfHostAsync(string hostId, Func<NumberLedger, LedgerUpdate> recover, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<LedgerUpdate>> RecoverAttemptsOfHostAsync(string hostId, DateTimeOffset hostNow, Func<NumberLedger, DateTimeOffset, LedgerUpdate> recover, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(hostId);
         ArgumentNullException.ThrowIfNull(recover);
@@ -240,7 +240,7 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
             {
                 LedgerUpdate? made = null;
                 // Checked again under the row lock: the attempt may have ended, or another host may have recovered it, since the SELECT above.
-                await UpdateCoreAsync(number, null, (ledger, host, _) => made = ledger.InProgress is not null && string.Equals(host, hostId, StringComparison.Ordinal) ? recover(ledger) : null, ct).ConfigureAwait(false);
+                await UpdateCoreAsync(number, hostNow, (ledger, host, at) => made = ledger.InProgress is not null && string.Equals(host, hostId, StringComparison.Ordinal) ? recover(ledger, at) : null, ct).ConfigureAwait(false);
                 if (made is not null)
                     updates.Add(made);
             }

@@ -38,9 +38,12 @@ public interface ISharedLedgerStore
     /// Closes, each in its own transaction, the attempts left in progress by host <paramref name="hostId"/> (this host
     /// after a crash, or a dead peer once its lease has expired) with <paramref name="recover"/> — research §3.1: an
     /// attempt with no on-hook record counts as failed. Attempts in progress on other hosts are not touched: they may
-    /// still be dialling. Returns the updates made.
+    /// still be dialling. Returns the updates made. <paramref name="recover"/> gets the on-hook time to record, chosen
+    /// as in <see cref="UpdateLedgerAsync(string, DateTimeOffset, Func{NumberLedger, DateTimeOffset, LedgerUpdate?}, CancellationToken)"/>
+    /// (the database's clock, or <paramref name="hostNow"/>): a takeover by a host whose clock runs behind must not
+    /// date the dead host's attempt earlier than it ended.
     /// </summary>
-    Task<IReadOnlyList<LedgerUpdate>> RecoverAttemptsOfHostAsync(string hostId, Func<NumberLedger, LedgerUpdate> recover, CancellationToken cancellationToken);
+    Task<IReadOnlyList<LedgerUpdate>> RecoverAttemptsOfHostAsync(string hostId, DateTimeOffset hostNow, Func<NumberLedger, DateTimeOffset, LedgerUpdate> recover, CancellationToken cancellationToken);
 
     /// <summary>
     /// Fences this host's writes with the epoch of the <see cref="ActiveLease.Resource"/> lease it became active with

@@ -62,7 +62,7 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
                 var own = new List<LedgerUpdate>();
                 foreach (var host in _adopted.Prepend(_shared.HostId).Distinct(StringComparer.Ordinal))
                 {
-                    own.AddRange(await _shared.RecoverAttemptsOfHostAsync(host, l => RepeatCallGuard.RecoverAfterRestart(l, Profile, now), cancellationToken).ConfigureAwait(false));
+                    own.AddRange(await _shared.RecoverAttemptsOfHostAsync(host, now, (l, at) => RepeatCallGuard.RecoverAfterRestart(l, Profile, at), cancellationToken).ConfigureAwait(false));
                 }
 
                 _adopted.Clear();
@@ -250,7 +250,7 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         // hang-up, so the gap to the next attempt is measured from no earlier than the real on-hook.
         var update = await UpdateSharedAsync(shared, number, result.OnHookAt, (current, at) =>
             current.InProgress is { } open && mine is not null && open.OffHook == mine.OffHook && string.Equals(open.Modem, mine.Modem, StringComparison.Ordinal)
-                ? RepeatCallGuard.RecordOutcome(current, Profile, result with { OnHookAt = at > open.OffHook ? at : open.OffHook })
+                ? RepeatCallGuard.RecordOutcome(current, Profile, result with { OnHookAt = at })
                 : null, CancellationToken.None).ConfigureAwait(false);
         return update ?? new LedgerUpdate(LedgerOf(number), []);
     }

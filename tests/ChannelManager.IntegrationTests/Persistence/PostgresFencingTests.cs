@@ -63,7 +63,7 @@ public sealed class PostgresFencingTests : PostgresDatabaseTest
         Assert.Equal(scheduleA, (await b.LoadRetrySchedulesAsync(CancellationToken.None))["RTU-1"]);
 
         // The new active host writes fine: it recovers A's open attempt and saves its own schedule.
-        var recovered = await b.RecoverAttemptsOfHostAsync("host-a", l => RepeatCallGuard.RecoverAfterRestart(l, profile, T0.AddMinutes(2)), CancellationToken.None);
+        var recovered = await b.RecoverAttemptsOfHostAsync("host-a", T0.AddMinutes(2), (l, at) => RepeatCallGuard.RecoverAfterRestart(l, profile, at), CancellationToken.None);
         Assert.Equal("0100", Assert.Single(recovered).Ledger.Number);
         var scheduleB = scheduleA with { FailedAttempts = 2, LastAccess = T0.AddMinutes(2), NextDue = T0.AddMinutes(10) };
         await b.SaveRetryScheduleAsync("RTU-1", scheduleB, CancellationToken.None);

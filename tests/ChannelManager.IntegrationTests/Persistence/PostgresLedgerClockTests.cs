@@ -13,6 +13,7 @@ namespace ChannelManager.IntegrationTests.Persistence;
 public sealed class PostgresLedgerClockTests : PostgresDatabaseTest
 {
     private static readonly TimeSpan Skew = TimeSpan.FromDays(1);
+    private static readonly TimeSpan DialLasted = TimeSpan.FromSeconds(1);
 
     [Fact]
     public async Task TryBeginAttemptAsync_PeerClockADayAhead_DatabaseClockKeepsTheGap()
@@ -36,6 +37,32 @@ public sealed class PostgresLedgerClockTests : PostgresDatabaseTest
 
         Assert.True(first.Allowed);
         Assert.True(second.Allowed, "control: with each host's own clock the skewed host dials at once");
+    }
+
+    [Fact]
+    public async Task LoadAsync_TakeoverByAHostADayBehind_RecoveredAttemptEndsOnTheDatabaseClock()
+    {
+        var profile = CountryProfiles.UK;
+        await using var a = await PostgresTestServer.OpenStoreAsync(Database, "host-a", ledgerClock: PostgresLedgerClock.Database);
+        await using var b = await PostgresTestServer.OpenStoreAsync(Database, "host-b", ledgerClock: PostgresLedgerClock.Database);
+        var bookA = new RepeatCallBook(profile, a);
+        Assert.True((await bookA.TryBeginAttemptAsync("0800", TimeProvider.System.GetUtcNow(), "A1", CancellationToken.None)).Allowed);
+
+        // host-a dies mid-dial and the dial goes on for a while; host-b, whose clock runs a day behind, then takes over
+        // and closes the attempt as failed.
+        await Task.Delay(DialLasted, TimeProvider.System);
+        var timeB = new FakeTimeProvider(TimeProvider.System.GetUtcNow() - Skew);
+        var bookB = new RepeatCallBook(profile, b);
+        bookB.AdoptAttemptsOf("host-a");
+        var recovered = Assert.Single(await bookB.LoadAsync(timeB.GetUtcNow(), CancellationToken.None));
+
+        // On-hook = the takeover on the database's clock, so after the dial's real length. The skewed clock would date it
+        // a day before the off-hook (the guard then takes the off-hook itself), and the gap would start that much too early.
+        var now = TimeProvider.System.GetUtcNow();
+        Assert.Null(recovered.Ledger.InProgress);
+        Assert.NotNull(recovered.Ledger.LastOnHook);
+        Assert.InRange(recovered.Ledger.LastOnHook.Value, recovered.Ledger.LastOffHook!.Value + DialLasted, now.AddMinutes(1));
+        Assert.False((await bookA.TryBeginAttemptAsync("0800", now, "A1", CancellationToken.None)).Allowed);
     }
 
     /// <summary>A dials (busy) on a correct clock; then B, whose clock runs <see cref="Skew"/> ahead, asks for the same number.</summary>
