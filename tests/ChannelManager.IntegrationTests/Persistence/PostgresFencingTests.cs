@@ -101,7 +101,7 @@ public sealed class PostgresFencingTests : PostgresDatabaseTest
     [Fact]
     public async Task Writes_StoreNeverFencedWhileAnotherHostIsActive_WriteAsBefore()
     {
-        // A standby (or a host before it took the lease) is not fenced: its on-demand polls still go through the shared ledger.
+        // A host before it took the lease (a standby) is not fenced: its writes go through the shared ledger's row locks as before.
         await using var a = await PostgresTestServer.OpenStoreAsync(Database, "host-a");
         await using var standby = await PostgresTestServer.OpenStoreAsync(Database, "host-s");
         var grant = await a.TryAcquireLeaseAsync(ActiveLease.Resource, "host-a", TimeSpan.FromMinutes(5), CancellationToken.None);
