@@ -88,11 +88,14 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
 
     private readonly NpgsqlDataSource _dataSource;
 
-    private PostgresStateStore(NpgsqlDataSource dataSource, string path, string hostId)
+    private readonly PostgresLedgerClock _ledgerClock;
+
+    private PostgresStateStore(NpgsqlDataSource dataSource, string path, string hostId, PostgresLedgerClock ledgerClock)
     {
         _dataSource = dataSource;
         Path = path;
         HostId = hostId;
+        _ledgerClock = ledgerClock;
     }
 
     /// <summary>Where the store is, for messages: <c>postgres://host:port/database</c> (never the password).</summary>
@@ -123,7 +126,7 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
         try
         {
             await MigrateAsync(dataSource, path, cancellationToken).ConfigureAwait(false);
-            return new PostgresStateStore(dataSource, path, options.HostId);
+            return new PostgresStateStore(dataSource, path, options.HostId, options.LedgerClock);
         }
         catch (NpgsqlException ex)
         {
@@ -205,10 +208,17 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(number);
         ArgumentNullException.ThrowIfNull(change);
-        return UpdateCoreAsync(number, (ledger, _) => change(ledger), cancellationToken);
+        return UpdateCoreAsync(number, null, (ledger, _, _) => change(ledger), cancellationToken);
     }
 
-    public Task<IReadOnlyList<LedgerUpdate>> RecoverAttemptsOfHostAsync(string hostId, Func<NumberLedger, LedgerUpdate> recover, CancellationToken cancellationToken)
+    public Task<NumberLedger> UpdateLedgerAsync(string number, DateTimeOffset hostNow, Func<NumberLedger, DateTimeOffset, LedgerUpdate?> change, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(number);
+        ArgumentNullException.ThrowIfNull(change);
+        return UpdateCoreAsync(number, hostNow, (ledger, _, at) => change(ledger, at), cancellationToken);
+    }
+
+    public Task<IReadOnlyList<LedgerUpdate>> RecoverAttemptsOfHostAsync(string hostId, DateTimeOffset hostNow, Func<NumberLedger, DateTimeOffset, LedgerUpdate> recover, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(hostId);
         ArgumentNullException.ThrowIfNull(recover);
@@ -230,7 +240,7 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
             {
                 LedgerUpdate? made = null;
                 // Checked again under the row lock: the attempt may have ended, or another host may have recovered it, since the SELECT above.
-                await UpdateCoreAsync(number, (ledger, host) => made = ledger.InProgress is not null && string.Equals(host, hostId, StringComparison.Ordinal) ? recover(ledger) : null, ct).ConfigureAwait(false);
+                await UpdateCoreAsync(number, hostNow, (ledger, host, at) => made = ledger.InProgress is not null && string.Equals(host, hostId, StringComparison.Ordinal) ? recover(ledger, at) : null, ct).ConfigureAwait(false);
                 if (made is not null)
                     updates.Add(made);
             }
@@ -244,7 +254,12 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
     /// transaction on the same number waits at the SELECT and then reads the first one's committed ledger (PostgreSQL
     /// re-reads the newest row version for a locking read), so each decision is made on the latest state.
     /// </summary>
-    private async Task<NumberLedger> UpdateCoreAsync(string number, Func<NumberLedger, string?, LedgerUpdate?> change, CancellationToken cancellationToken)
+    /// <param name="hostNow">
+    /// Null: the change needs no time. Otherwise the time the change is given — the database's <c>clock_timestamp()</c>
+    /// read after the row lock (<see cref="PostgresLedgerClock.Database"/>: one clock for every host, scale-out §6 item 5),
+    /// or this value (<see cref="PostgresLedgerClock.Host"/>).
+    /// </param>
+    private async Task<NumberLedger> UpdateCoreAsync(string number, DateTimeOffset? hostNow, Func<NumberLedger, string?, DateTimeOffset, LedgerUpdate?> change, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -275,7 +290,17 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
                         host = reader.IsDBNull(1) ? null : reader.GetString(1);
                     }
 
-                    var update = change(current, host);
+                    var at = hostNow ?? default;
+                    if (hostNow is not null && _ledgerClock == PostgresLedgerClock.Database)
+                    {
+                        // Read after the lock wait, so the time is not older than the row it is compared with.
+                        await using var clock = new NpgsqlCommand("SELECT clock_timestamp();", connection, tx);
+                        await using var reader = await clock.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                        await reader.ReadAsync(ct).ConfigureAwait(false);
+                        at = reader.GetFieldValue<DateTimeOffset>(0);
+                    }
+
+                    var update = change(current, host, at);
                     if (update is null)
                     {
                         await tx.RollbackAsync(ct).ConfigureAwait(false);
@@ -298,6 +323,7 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
 
     private async Task WriteLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction tx, LedgerUpdate update, CancellationToken cancellationToken)
     {
+        await CheckFenceAsync(connection, tx, cancellationToken).ConfigureAwait(false);
         var ledger = update.Ledger;
         await using (var cmd = new NpgsqlCommand(
             """
@@ -348,13 +374,15 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
         ArgumentNullException.ThrowIfNull(schedule);
         return RunAsync(async (connection, ct) =>
         {
+            await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct).ConfigureAwait(false);
+            await CheckFenceAsync(connection, tx, ct).ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand(
                 """
                 INSERT INTO retry_schedule (outstation, next_due, failed_attempts, last_access, last_success, last_failure, body)
                 VALUES (@outstation, @next, @failed, @access, @success, @failure, @body)
                 ON CONFLICT (outstation) DO UPDATE SET next_due = excluded.next_due, failed_attempts = excluded.failed_attempts,
                     last_access = excluded.last_access, last_success = excluded.last_success, last_failure = excluded.last_failure, body = excluded.body;
-                """, connection);
+                """, connection, tx);
             cmd.Parameters.AddWithValue("outstation", outstation);
             cmd.Parameters.Add(Time("next", schedule.NextDue));
             cmd.Parameters.AddWithValue("failed", schedule.FailedAttempts);
@@ -363,6 +391,7 @@ public sealed partial class PostgresStateStore : IStateStore, ISharedLedgerStore
             cmd.Parameters.Add(Time("failure", schedule.LastFailure));
             cmd.Parameters.AddWithValue("body", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(schedule, Json));
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await tx.CommitAsync(ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -518,4 +547,19 @@ public sealed class PostgresStateStoreOptions
     /// <summary>How long one statement may wait (for a row another host holds, or a slow server) before failing.</summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Whose clock the shared repeat-call guard decides and records attempts on (docs/scale-out.md §3.1).</summary>
+    public PostgresLedgerClock LedgerClock { get; set; } = PostgresLedgerClock.Database;
+}
+
+/// <summary>The clock of the shared guard's check-and-record (<see cref="ISharedLedgerStore"/>).</summary>
+public enum PostgresLedgerClock
+{
+    /// <summary>
+    /// The database's <c>clock_timestamp()</c> inside the transaction: every host decides on one clock, so a host whose
+    /// clock is skewed cannot shorten a gap at a takeover (scale-out §6 item 5). The default.
+    /// </summary>
+    Database,
+    /// <summary>The caller's time (the host's TimeProvider): for tests that drive the guard with a fake clock.</summary>
+    Host,
 }

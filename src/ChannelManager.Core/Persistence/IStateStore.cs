@@ -60,6 +60,12 @@ public enum StateStoreFault
     Unavailable,
     /// <summary>The file was written by a newer version of ChannelManager; it is not touched.</summary>
     NewerSchema,
+    /// <summary>
+    /// A shared store only: this host was active with a lease epoch that is no longer the database's
+    /// (<see cref="ISharedLedgerStore.Fence"/>): another host has taken over, so this one must stop (exit 3). Nothing was
+    /// written; the new active host owns the ledger and the retry schedules now.
+    /// </summary>
+    Fenced,
 }
 
 /// <summary>The state store cannot do its job. Never swallowed: running on without the ledger could break repeat-call rules.</summary>

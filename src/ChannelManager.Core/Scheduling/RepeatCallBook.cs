@@ -62,7 +62,7 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
                 var own = new List<LedgerUpdate>();
                 foreach (var host in _adopted.Prepend(_shared.HostId).Distinct(StringComparer.Ordinal))
                 {
-                    own.AddRange(await _shared.RecoverAttemptsOfHostAsync(host, l => RepeatCallGuard.RecoverAfterRestart(l, Profile, now), cancellationToken).ConfigureAwait(false));
+                    own.AddRange(await _shared.RecoverAttemptsOfHostAsync(host, now, (l, at) => RepeatCallGuard.RecoverAfterRestart(l, Profile, at), cancellationToken).ConfigureAwait(false));
                 }
 
                 _adopted.Clear();
@@ -226,11 +226,12 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
     private async Task<GuardDecision> TryBeginSharedAsync(ISharedLedgerStore shared, string number, DateTimeOffset now, string? modem, CancellationToken cancellationToken)
     {
         GuardDecision? decision = null;
-        var update = await UpdateSharedAsync(shared, number, current =>
+        // "now" is the shared store's clock (the database's, scale-out §6 item 5): a host with a skewed clock cannot shorten a gap.
+        var update = await UpdateSharedAsync(shared, number, now, (current, at) =>
         {
-            var check = RepeatCallGuard.Check(current, Profile, now, modem);
+            var check = RepeatCallGuard.Check(current, Profile, at, modem);
             decision = check;
-            return check.Allowed ? RepeatCallGuard.RecordAttemptStarted(current, Profile, now, modem) : null;
+            return check.Allowed ? RepeatCallGuard.RecordAttemptStarted(current, Profile, at, modem) : null;
         }, cancellationToken).ConfigureAwait(false);
         if (update?.Ledger.InProgress is { } started)
             _mine[number] = started;
@@ -245,9 +246,11 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
     private async Task<LedgerUpdate> CompleteSharedAsync(ISharedLedgerStore shared, string number, AttemptResult result)
     {
         _mine.TryRemove(number, out var mine);
-        var update = await UpdateSharedAsync(shared, number, current =>
+        // On-hook on the same clock as the off-hook and the next check (the store's): stamped when recorded, just after the
+        // hang-up, so the gap to the next attempt is measured from no earlier than the real on-hook.
+        var update = await UpdateSharedAsync(shared, number, result.OnHookAt, (current, at) =>
             current.InProgress is { } open && mine is not null && open.OffHook == mine.OffHook && string.Equals(open.Modem, mine.Modem, StringComparison.Ordinal)
-                ? RepeatCallGuard.RecordOutcome(current, Profile, result)
+                ? RepeatCallGuard.RecordOutcome(current, Profile, result with { OnHookAt = at })
                 : null, CancellationToken.None).ConfigureAwait(false);
         return update ?? new LedgerUpdate(LedgerOf(number), []);
     }
@@ -258,6 +261,17 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         LedgerUpdate? made = null;
         // The store may run the change more than once (a retried transaction): only the last run's update is the stored one.
         var stored = await shared.UpdateLedgerAsync(number, current => made = change(current), cancellationToken).ConfigureAwait(false);
+        _ledgers[number] = stored;
+        if (made is not null)
+            Publish(made);
+        return made;
+    }
+
+    /// <summary>As above, with the time (the store's clock, or <paramref name="hostNow"/>) the change decides at.</summary>
+    private async Task<LedgerUpdate?> UpdateSharedAsync(ISharedLedgerStore shared, string number, DateTimeOffset hostNow, Func<NumberLedger, DateTimeOffset, LedgerUpdate?> change, CancellationToken cancellationToken)
+    {
+        LedgerUpdate? made = null;
+        var stored = await shared.UpdateLedgerAsync(number, hostNow, (current, at) => made = change(current, at), cancellationToken).ConfigureAwait(false);
         _ledgers[number] = stored;
         if (made is not null)
             Publish(made);

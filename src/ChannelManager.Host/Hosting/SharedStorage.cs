@@ -60,6 +60,9 @@ internal static class SharedStorage
         var active = standby.Lease;
         SharedStorageLog.Standby(logger, active.HostId);
         var grant = await active.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        // Fence first (docs/scale-out.md §6 item 1): from here on every ledger and schedule write of this host — the
+        // adoption's too — is refused once another host holds a newer epoch, and the scheduler stops (exit 3).
+        standby.Ledger.Fence(grant.Epoch);
         if (grant.PreviousHolder is { } previous && !string.Equals(previous, active.HostId, StringComparison.Ordinal))
         {
             book.AdoptAttemptsOf(previous);

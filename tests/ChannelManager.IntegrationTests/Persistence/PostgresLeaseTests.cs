@@ -143,7 +143,7 @@ public sealed class PostgresLeaseTests : PostgresDatabaseTest
 
         Assert.Equal("host-a", grant?.PreviousHolder);
         var book = new RepeatCallBook(profile, b);
-        var recovered = await b.RecoverAttemptsOfHostAsync(grant!.PreviousHolder!, l => RepeatCallGuard.RecoverAfterRestart(l, profile, t0.AddSeconds(20)), CancellationToken.None);
+        var recovered = await b.RecoverAttemptsOfHostAsync(grant!.PreviousHolder!, t0.AddSeconds(20), (l, at) => RepeatCallGuard.RecoverAfterRestart(l, profile, at), CancellationToken.None);
 
         Assert.Single(recovered);
         var early = await book.TryBeginAttemptAsync("01632960200", t0.AddSeconds(60), "B1", CancellationToken.None);

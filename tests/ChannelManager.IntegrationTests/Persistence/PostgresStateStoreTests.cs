@@ -109,7 +109,7 @@ public sealed class PostgresStateStoreTests : PostgresDatabaseTest
         await a.UpdateLedgerAsync("0501", l => RepeatCallGuard.RecordAttemptStarted(l, profile, T0, "A1"), CancellationToken.None);
         await b.UpdateLedgerAsync("0502", l => RepeatCallGuard.RecordAttemptStarted(l, profile, T0, "B1"), CancellationToken.None);
 
-        var recovered = await b.RecoverAttemptsOfHostAsync("host-a", l => RepeatCallGuard.RecoverAfterRestart(l, profile, T0.AddMinutes(1)), CancellationToken.None);
+        var recovered = await b.RecoverAttemptsOfHostAsync("host-a", T0.AddMinutes(1), (l, at) => RepeatCallGuard.RecoverAfterRestart(l, profile, at), CancellationToken.None);
 
         var update = Assert.Single(recovered);
         Assert.Equal("0501", update.Ledger.Number);

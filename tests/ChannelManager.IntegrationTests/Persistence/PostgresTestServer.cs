@@ -44,12 +44,18 @@ internal static class PostgresTestServer
         await cmd.ExecuteNonQueryAsync();
     }
 
-    public static Task<PostgresStateStore> OpenStoreAsync(string connectionString, string hostId, TimeSpan? commandTimeout = null) =>
+    /// <summary>
+    /// A store as a host opens it, except that the shared guard uses the caller's time by default
+    /// (<see cref="PostgresLedgerClock.Host"/>): most tests drive the guard with fake times. Production's default, the
+    /// database's clock, is proven by <c>PostgresLedgerClockTests</c> and the host-process tests.
+    /// </summary>
+    public static Task<PostgresStateStore> OpenStoreAsync(string connectionString, string hostId, TimeSpan? commandTimeout = null, PostgresLedgerClock ledgerClock = PostgresLedgerClock.Host) =>
         PostgresStateStore.OpenAsync(new PostgresStateStoreOptions
         {
             ConnectionString = connectionString,
             HostId = hostId,
             CommandTimeout = commandTimeout ?? TimeSpan.FromSeconds(15),
+            LedgerClock = ledgerClock,
         }, CancellationToken.None);
 
     public static async Task<object?> ScalarAsync(string connectionString, string sql)

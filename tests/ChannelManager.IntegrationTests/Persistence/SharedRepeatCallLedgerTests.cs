@@ -103,7 +103,7 @@ public sealed class SharedRepeatCallLedgerTests : PostgresDatabaseTest
         Assert.True((await a.TryBeginAttemptAsync(Numbers[0], T0, "A1", CancellationToken.None)).Allowed);
 
         // host-b took host-a for dead and closed its attempt (research §3.1: counted as failed).
-        await storeB.RecoverAttemptsOfHostAsync("host-a", l => RepeatCallGuard.RecoverAfterRestart(l, profile, T0.AddSeconds(40)), CancellationToken.None);
+        await storeB.RecoverAttemptsOfHostAsync("host-a", T0.AddSeconds(40), (l, at) => RepeatCallGuard.RecoverAfterRestart(l, profile, at), CancellationToken.None);
         var late = await a.CompleteAsync(Numbers[0], new AttemptResult(OutcomeCode.Success, T0.AddSeconds(50)) { Modem = "A1" });
 
         Assert.Empty(late.Events);
