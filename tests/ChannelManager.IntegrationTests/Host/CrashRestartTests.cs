@@ -43,7 +43,7 @@ public sealed class CrashRestartTests : IDisposable
             """);
         await using var modem = ExternalProcess.StartSimulator("modem", "--listen", "tcp://127.0.0.1:0", "--scenario", scenario);
         await modem.WaitForLineAsync("READY", TimeSpan.FromSeconds(30));
-        var config = WriteConfig(HostProcess.ReadyPort(modem));
+        var config = HostProcess.WriteHealthyAndDeadSite(_dir.FullName, HostProcess.ReadyPort(modem), HealthyNumber, DeadNumber, """{ "Path": "state/cm.db" }""");
 
         // Life 1: Healthy is polled once; Dead fails (no answer) and its retry is SIGKILLed while the exchange rings it.
         DateTimeOffset killedAt;
@@ -51,7 +51,7 @@ public sealed class CrashRestartTests : IDisposable
         {
             await first.WaitForLineAsync("Retry of Dead after 1 failure(s)", TimeSpan.FromSeconds(60));
             await first.WaitForLineAsync("Dialling Dead", TimeSpan.FromSeconds(60));
-            await WaitUntilRingingAsync(modem, DeadNumber);
+            await HostProcess.WaitUntilRingingAsync(modem, DeadNumber);
             first.Kill();
             await first.WaitForExitAsync(TimeSpan.FromSeconds(10));
             killedAt = TimeProvider.System.GetUtcNow();
@@ -105,35 +105,5 @@ public sealed class CrashRestartTests : IDisposable
         var events = await store.ReadLedgerEventsAsync(100, DeadNumber, CancellationToken.None);
         Assert.Equal(dead.Count, events.Count(e => e.Kind == LedgerEventKind.AttemptStarted));
         Assert.Equal(LedgerState.Waiting, deadLedger.State);
-    }
-
-    /// <summary>Mid-dial for certain: the exchange has the call to <paramref name="number"/> open and not yet ended.</summary>
-    private static async Task WaitUntilRingingAsync(ExternalProcess simulator, string number)
-    {
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (!(await HostProcess.CallsAsync(simulator)).Any(c => c.Number == number && c.EndedAt is null))
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System, bound.Token);
-        }
-    }
-
-    private string WriteConfig(int modemPort)
-    {
-        var path = Path.Combine(_dir.FullName, "host.json");
-        File.WriteAllText(path, $$"""
-            {
-              "Modems": [ { "Name": "M1", "Endpoint": "tcp://127.0.0.1:{{modemPort}}", "CommandTimeout": "00:00:01", "DialTimeout": "00:00:10", "EscapeGuardTime": "00:00:00.300" } ],
-              "Outstations": [
-                { "Name": "Healthy", "Number": "{{HealthyNumber}}", "Priority": 1, "Reads": [ { "Table": "Holding", "Count": 2 } ], "Interval": "00:10:00" },
-                { "Name": "Dead", "Number": "{{DeadNumber}}", "Reads": [ { "Table": "Holding", "Count": 2 } ], "Interval": "00:10:00",
-                  "Backoff": { "Strategy": "Exponential", "Initial": "00:00:01", "Max": "00:00:01", "MaxAttempts": 10 } }
-              ],
-              "RepeatCallGuard": { "Profile": "EU" },
-              "ChannelManager": { "MinOnHookTime": "00:00:01", "HangUpTimeout": "00:00:05", "HealthCheckInterval": "01:00:00" },
-              "Storage": { "Path": "state/cm.db" },
-              "Log": { "Directory": "logs", "Level": "Information" }
-            }
-            """);
-        return path;
     }
 }

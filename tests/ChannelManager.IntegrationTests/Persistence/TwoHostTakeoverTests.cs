@@ -41,7 +41,7 @@ public sealed class TwoHostTakeoverTests : PostgresDatabaseTest, IDisposable
             """);
         await using var modem = ExternalProcess.StartSimulator("modem", "--listen", "tcp://127.0.0.1:0", "--scenario", scenario);
         await modem.WaitForLineAsync("READY", TimeSpan.FromSeconds(30));
-        var config = WriteConfig(HostProcess.ReadyPort(modem));
+        var config = HostProcess.WriteHealthyAndDeadSite(_dir.FullName, HostProcess.ReadyPort(modem), HealthyNumber, DeadNumber, """{ "Provider": "Postgres", "LeaseTime": "00:00:03" }""");
 
         await using var a = StartHost(config, "fe-a");
         await a.WaitForLineAsync("Host fe-a is ACTIVE", TimeSpan.FromSeconds(60));
@@ -50,7 +50,7 @@ public sealed class TwoHostTakeoverTests : PostgresDatabaseTest, IDisposable
 
         await a.WaitForLineAsync("Retry of Dead after 1 failure(s)", TimeSpan.FromSeconds(60));
         await a.WaitForLineAsync("Dialling Dead", TimeSpan.FromSeconds(60));
-        await WaitUntilRingingAsync(modem, DeadNumber);
+        await HostProcess.WaitUntilRingingAsync(modem, DeadNumber);
         Assert.DoesNotContain("is ACTIVE", b.Output, StringComparison.Ordinal);
         a.Kill();
         var sinceKill = Stopwatch.StartNew();
@@ -111,33 +111,4 @@ public sealed class TwoHostTakeoverTests : PostgresDatabaseTest, IDisposable
 
     private ExternalProcess StartHost(string config, string hostId) =>
         HostProcess.Start("run", "--config", config, "--urls", "http://127.0.0.1:0", $"--Storage:HostId={hostId}", $"--Storage:ConnectionString={Database}", $"--Log:Directory=logs-{hostId}");
-
-    private static async Task WaitUntilRingingAsync(ExternalProcess simulator, string number)
-    {
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (!(await HostProcess.CallsAsync(simulator)).Any(c => c.Number == number && c.EndedAt is null))
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System, bound.Token);
-        }
-    }
-
-    private string WriteConfig(int modemPort)
-    {
-        var path = Path.Combine(_dir.FullName, "host.json");
-        File.WriteAllText(path, $$"""
-            {
-              "Modems": [ { "Name": "M1", "Endpoint": "tcp://127.0.0.1:{{modemPort}}", "CommandTimeout": "00:00:01", "DialTimeout": "00:00:10", "EscapeGuardTime": "00:00:00.300" } ],
-              "Outstations": [
-                { "Name": "Healthy", "Number": "{{HealthyNumber}}", "Priority": 1, "Reads": [ { "Table": "Holding", "Count": 2 } ], "Interval": "00:10:00" },
-                { "Name": "Dead", "Number": "{{DeadNumber}}", "Reads": [ { "Table": "Holding", "Count": 2 } ], "Interval": "00:10:00",
-                  "Backoff": { "Strategy": "Exponential", "Initial": "00:00:01", "Max": "00:00:01", "MaxAttempts": 10 } }
-              ],
-              "RepeatCallGuard": { "Profile": "EU" },
-              "ChannelManager": { "MinOnHookTime": "00:00:01", "HangUpTimeout": "00:00:05", "HealthCheckInterval": "01:00:00" },
-              "Storage": { "Provider": "Postgres", "LeaseTime": "00:00:03" },
-              "Log": { "Directory": "logs", "Level": "Information" }
-            }
-            """);
-        return path;
-    }
 }
