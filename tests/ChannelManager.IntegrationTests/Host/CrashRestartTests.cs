@@ -29,21 +29,9 @@ public sealed class CrashRestartTests : IDisposable
     [Fact]
     public async Task Run_KilledMidDialAndRestarted_ResumesRetriesWithoutLossDuplicatesOrRepeatCallViolations()
     {
-        await using var outstation = ExternalProcess.StartSimulator("outstation", "--listen", "tcp://127.0.0.1:0", "--unit", "1", "--holding", "0=11,22");
-        await outstation.WaitForLineAsync("READY", TimeSpan.FromSeconds(30));
-        var scenario = Path.Combine(_dir.FullName, "bank.json");
-        await File.WriteAllTextAsync(scenario, $$"""
-            {
-              "modems": [ { "name": "SIM", "sRegisters": { "12": 10 } } ],
-              "lines": [
-                { "number": "{{HealthyNumber}}", "behaviour": "Answer", "delay": "00:00:00.300", "callee": "tcp://127.0.0.1:{{HostProcess.ReadyPort(outstation)}}" },
-                { "number": "{{DeadNumber}}", "behaviour": "NoAnswer", "after": "00:00:04" }
-              ]
-            }
-            """);
-        await using var modem = ExternalProcess.StartSimulator("modem", "--listen", "tcp://127.0.0.1:0", "--scenario", scenario);
-        await modem.WaitForLineAsync("READY", TimeSpan.FromSeconds(30));
-        var config = HostProcess.WriteHealthyAndDeadSite(_dir.FullName, HostProcess.ReadyPort(modem), HealthyNumber, DeadNumber, """{ "Path": "state/cm.db" }""");
+        await using var site = await HealthyAndDeadSite.StartAsync(_dir.FullName, HealthyNumber, DeadNumber, """{ "Path": "state/cm.db" }""");
+        var modem = site.Modem;
+        var config = site.ConfigPath;
 
         // Life 1: Healthy is polled once; Dead fails (no answer) and its retry is SIGKILLed while the exchange rings it.
         DateTimeOffset killedAt;

@@ -59,31 +59,6 @@ internal static partial class HostProcess
         }
     }
 
-    /// <summary>
-    /// The crash and takeover tests' site (`DIR/host.json`): one modem at <paramref name="modemPort"/>, a healthy
-    /// outstation polled first and a dead one retried every second under the EU profile; <paramref name="storageJson"/>
-    /// is the <c>Storage</c> section, the only thing the tests vary.
-    /// </summary>
-    public static string WriteHealthyAndDeadSite(string dir, int modemPort, string healthyNumber, string deadNumber, string storageJson)
-    {
-        var path = Path.Combine(dir, "host.json");
-        File.WriteAllText(path, $$"""
-            {
-              "Modems": [ { "Name": "M1", "Endpoint": "tcp://127.0.0.1:{{modemPort}}", "CommandTimeout": "00:00:01", "DialTimeout": "00:00:10", "EscapeGuardTime": "00:00:00.300" } ],
-              "Outstations": [
-                { "Name": "Healthy", "Number": "{{healthyNumber}}", "Priority": 1, "Reads": [ { "Table": "Holding", "Count": 2 } ], "Interval": "00:10:00" },
-                { "Name": "Dead", "Number": "{{deadNumber}}", "Reads": [ { "Table": "Holding", "Count": 2 } ], "Interval": "00:10:00",
-                  "Backoff": { "Strategy": "Exponential", "Initial": "00:00:01", "Max": "00:00:01", "MaxAttempts": 10 } }
-              ],
-              "RepeatCallGuard": { "Profile": "EU" },
-              "ChannelManager": { "MinOnHookTime": "00:00:01", "HangUpTimeout": "00:00:05", "HealthCheckInterval": "01:00:00" },
-              "Storage": {{storageJson}},
-              "Log": { "Directory": "logs", "Level": "Information" }
-            }
-            """);
-        return path;
-    }
-
     /// <summary>The modem simulator's call log (its `calls` control verb): one record per dial attempt it saw.</summary>
     public static async Task<IReadOnlyList<SimCall>> CallsAsync(ExternalProcess simulator)
     {
