@@ -71,8 +71,11 @@ public sealed class ClusterRoleTests : PostgresDatabaseTest
         Assert.Equal("fe-b", activeB.GetProperty("activeHost").GetString());
         // The released lease is an expired one: fe-b names fe-a as the previous holder (and would adopt its open dials).
         Assert.Equal("fe-a", activeB.GetProperty("previousHolder").GetString());
-        Assert.Equal(("1", "2"), await MetricsAsync(clientB, "fe-b"));
-        Assert.Equal("1", Value(await clientB.GetStringAsync("/metrics"), "channelmanager_lease_takeovers_total", "fe-b"));
+        // The exporter serves a scrape cached for up to 300 ms (OpenTelemetry's Prometheus default), which may predate the
+        // takeover the API already shows: read until a scrape is that new, then check it.
+        var scrape = await ScrapeUntilAsync(clientB, "fe-b", ("1", "2"));
+        Assert.Equal(("1", "2"), (Value(scrape, "channelmanager_host_active", "fe-b"), Value(scrape, "channelmanager_lease_epoch", "fe-b")));
+        Assert.Equal("1", Value(scrape, "channelmanager_lease_takeovers_total", "fe-b"));
     }
 
     private ChannelManagerFactory Host(string hostId) => new(config =>
@@ -103,6 +106,19 @@ public sealed class ClusterRoleTests : PostgresDatabaseTest
     {
         var text = await client.GetStringAsync("/metrics");
         return (Value(text, "channelmanager_host_active", hostId), Value(text, "channelmanager_lease_epoch", hostId));
+    }
+
+    /// <summary>Scrapes until the host's active/epoch values are <paramref name="expected"/> or the bound passes; returns the last scrape.</summary>
+    private static async Task<string> ScrapeUntilAsync(HttpClient client, string hostId, (string Active, string Epoch) expected)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        while (true)
+        {
+            var text = await client.GetStringAsync("/metrics", CancellationToken.None);
+            if ((Value(text, "channelmanager_host_active", hostId), Value(text, "channelmanager_lease_epoch", hostId)) == expected || bound.IsCancellationRequested)
+                return text;
+            await Task.Delay(TimeSpan.FromMilliseconds(100), TimeProvider.System, CancellationToken.None);
+        }
     }
 
     private static string Value(string metrics, string name, string hostId)
