@@ -153,7 +153,12 @@ internal sealed class DemoWorld : IAsyncDisposable
         Add(3, "RTU-03 Borehole", "rings out once (no answer)", OutcomeCode.NoAnswer, true, new LineBehaviour.Sequence(new LineBehaviour.NoAnswer(TimeSpan.FromMilliseconds(250)), Rtu(3)), linear);
         Add(4, "RTU-04 Sewage PS", "voice answers once (no carrier)", OutcomeCode.NoCarrier, true, new LineBehaviour.Sequence(new LineBehaviour.NoCarrier(TimeSpan.FromMilliseconds(200)), Rtu(4)), cycle);
         Add(5, "RTU-05 Valve ch.", "silent line once (dial timeout)", OutcomeCode.DialTimeout, true, new LineBehaviour.Sequence(new LineBehaviour.Silent(ModemStaysSilent: true), Rtu(5)), exponential);
-        Add(6, "RTU-06 River gauge", "slow: 3 s reply, then 0.5 s", OutcomeCode.CommandTimeout, true, new LineBehaviour.Sequence(Rtu(6, OutstationFault.SlowReply(TimeSpan.FromMilliseconds(3000))), Rtu(6, OutstationFault.SlowReply(TimeSpan.FromMilliseconds(500)))), linear);
+        // RTU-06's slow reply must miss the master's whole budget (3 × 0.8 s, each retry timer armed when the last
+        // fired) by far more than a loaded machine can delay that chain: Modbus RTU has no transaction id, so a reply
+        // to the first request arriving while the last retry waits is rightly taken as its answer. At 3 s (0.6 s of
+        // margin) a starved CI pool once turned the scripted timeout into a success. Its recovery reply is likewise
+        // well inside 0.8 s.
+        Add(6, "RTU-06 River gauge", "slow: 10 s reply, then 0.25 s", OutcomeCode.CommandTimeout, true, new LineBehaviour.Sequence(Rtu(6, OutstationFault.SlowReply(TimeSpan.FromSeconds(10))), Rtu(6, OutstationFault.SlowReply(TimeSpan.FromMilliseconds(250)))), linear);
         Add(7, "RTU-07 Booster", "Modbus exception 04 once", OutcomeCode.ExceptionResponse, true, new LineBehaviour.Sequence(Rtu(7, OutstationFault.Exception(ModbusExceptionCode.ServerDeviceFailure)), Rtu(7)), exponential);
         Add(8, "RTU-08 Outfall", "bad CRC once", OutcomeCode.MalformedFrame, true, new LineBehaviour.Sequence(Rtu(8, OutstationFault.BadCrc), Rtu(8)), cycle);
         Add(9, SecondModemOutstation, "unreachable from M1's line", OutcomeCode.NoCarrier, true, new ByCallingModem(Rtu(9), new Dictionary<string, LineBehaviour>(StringComparer.Ordinal) { [UnroutedModem] = new LineBehaviour.NoCarrier(TimeSpan.FromMilliseconds(200)) }), quietRetry, priority: 10);

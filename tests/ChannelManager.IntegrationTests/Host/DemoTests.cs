@@ -42,7 +42,7 @@ public sealed class DemoTests
             }
 
             // The scripted failure happened, it is the only failure the outstation had, and it is the outstation's.
-            Assert.Contains(failures, p => p.Code == scripted);
+            Assert.True(failures.Any(p => p.Code == scripted), $"{o.Name} never had its scripted {scripted}; its polls: {string.Join("; ", polls.Select(p => $"{p.Code} via {p.Modem ?? "-"} tried [{string.Join(",", p.ModemsTried.Select(t => $"{t.ModemName}:{t.Code}"))}]"))}\n{output}");
             Assert.All(failures, p => Assert.Equal(scripted, p.Code));
             Assert.All(failures, p => Assert.Equal(FaultAttribution.Outstation, p.CountedAgainst));
             Assert.Equal(failures.Count, report.FailuresAgainstOutstations[o.Name][scripted]);
