@@ -27,7 +27,8 @@ internal sealed record DemoModem(string Name, ModemFault Fault, string Behaviour
 /// The embedded demo bank: simulated modems on in-memory ports and a simulated PSTN exchange with scripted
 /// outstations behind it, and the real stack on top — AT engine, Channel Manager, Modbus master, repeat-call
 /// book (UK profile) on a SQLite state store, <see cref="PollTransaction"/> and <see cref="PollScheduler"/> with
-/// per-outstation back-off, assembled by <see cref="PollingChain"/> as <c>run</c> assembles them. Nothing but the hardware is simulated; the clock is a <see cref="SkipAheadTimeProvider"/>.
+/// per-outstation back-off, assembled by <see cref="PollingChain"/> as <c>run</c> assembles them. Nothing but the
+/// hardware is simulated; the clock is a <see cref="SkipAheadTimeProvider"/>.
 /// </summary>
 internal sealed class DemoWorld : IAsyncDisposable
 {
