@@ -27,7 +27,8 @@ internal sealed record DemoModem(string Name, ModemFault Fault, string Behaviour
 /// The embedded demo bank: simulated modems on in-memory ports and a simulated PSTN exchange with scripted
 /// outstations behind it, and the real stack on top — AT engine, Channel Manager, Modbus master, repeat-call
 /// book (UK profile) on a SQLite state store, <see cref="PollTransaction"/> and <see cref="PollScheduler"/> with
-/// per-outstation back-off. Nothing but the hardware is simulated; the clock is a <see cref="SkipAheadTimeProvider"/>.
+/// per-outstation back-off, assembled by <see cref="PollingChain"/> as <c>run</c> assembles them. Nothing but the
+/// hardware is simulated; the clock is a <see cref="SkipAheadTimeProvider"/>.
 /// </summary>
 internal sealed class DemoWorld : IAsyncDisposable
 {
@@ -50,12 +51,9 @@ internal sealed class DemoWorld : IAsyncDisposable
     private DemoWorld(
         SkipAheadTimeProvider clock,
         PstnExchange exchange,
-        ModemChannelManager channels,
-        RepeatCallBook ledger,
+        PollingChain chain,
         SqliteStateStore store,
         string databasePath,
-        RecordingExecutor executor,
-        PollScheduler scheduler,
         SchedulerEventLog events,
         IReadOnlyList<DemoOutstation> outstations,
         IReadOnlyList<DemoModem> modems,
@@ -63,12 +61,12 @@ internal sealed class DemoWorld : IAsyncDisposable
     {
         Clock = clock;
         Exchange = exchange;
-        Channels = channels;
-        Ledger = ledger;
+        Channels = chain.Channels;
+        Ledger = chain.Book;
         _store = store;
         _databasePath = databasePath;
-        Executor = executor;
-        Scheduler = scheduler;
+        Executor = (RecordingExecutor)chain.Executor; // CreateAsync wraps the transaction in one
+        Scheduler = chain.Scheduler;
         Events = events;
         Outstations = outstations;
         BankModems = modems;
@@ -198,8 +196,6 @@ internal sealed class DemoWorld : IAsyncDisposable
         try
         {
             store = await SqliteStateStore.OpenAsync(new SqliteStateStoreOptions { Path = databasePath }, cancellationToken).ConfigureAwait(false);
-            var ledger = new RepeatCallBook(CountryProfiles.UK, store);
-            var executor = new RecordingExecutor(new PollTransaction(channels, ledger, clock));
             var events = new SchedulerEventLog();
 
             // One poll per usable modem (M1, M3, M5): more would only queue inside the Channel Manager.
@@ -214,8 +210,8 @@ internal sealed class DemoWorld : IAsyncDisposable
                 }
             }
 
-            var scheduler = new PollScheduler(outstations.Select(o => o.Schedule), executor, ledger, store, options, clock, Random, events) { Capacity = new ChannelManagerCapacity(channels) };
-            return new DemoWorld(clock, exchange, channels, ledger, store, databasePath, executor, scheduler, events, outstations, bank, stop);
+            var chain = PollingChain.Build(channels, outstations.Select(o => o.Schedule), CountryProfiles.UK, store, options, clock, Random, events, wrapExecutor: t => new RecordingExecutor(t));
+            return new DemoWorld(clock, exchange, chain, store, databasePath, events, outstations, bank, stop);
         }
         catch
         {

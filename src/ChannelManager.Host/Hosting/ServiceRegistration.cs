@@ -12,12 +12,12 @@ namespace ChannelManager.Host.Hosting;
 internal static class ServiceRegistration
 {
     /// <summary>
-    /// Registers: <see cref="ChannelManagerSettings"/> (IOptions, validated on start by
-    /// <see cref="ChannelManagerSettingsValidator"/>, and as itself), <see cref="SettingsLoadResult"/>,
+    /// Registers: <see cref="ChannelManagerSettings"/> (IOptions whose value is <see cref="SettingsLoadResult.Settings"/>,
+    /// validated on start by <see cref="ChannelManagerSettingsValidator"/>, and as itself), <see cref="SettingsLoadResult"/>,
     /// <see cref="TimeProvider"/> (System), <see cref="IStateStore"/> (the opened store; the caller closes it after
-    /// the host), <see cref="RepeatCallBook"/>, <see cref="SimulatedBank"/> (only with a Simulation section),
-    /// <see cref="ModemChannelManager"/>, <see cref="PollTransaction"/> (also as <see cref="IPollExecutor"/>),
-    /// <see cref="PollScheduler"/>, <see cref="ServiceExitState"/> and the hosted <see cref="ChannelManagerService"/>;
+    /// the host), <see cref="SimulatedBank"/> (only with a Simulation section), <see cref="ModemChannelManager"/>, the
+    /// <see cref="PollingChain"/> over it and its parts (<see cref="RepeatCallBook"/>, <see cref="PollTransaction"/>, the
+    /// same as <see cref="IPollExecutor"/>, <see cref="PollScheduler"/>), <see cref="ServiceExitState"/> and the hosted <see cref="ChannelManagerService"/>;
     /// for IP outstations the store as <see cref="IHeartbeatStore"/>, <see cref="IpOutstationSet"/> and the hosted
     /// <see cref="IpOutstationService"/>.
     /// </summary>
@@ -27,15 +27,12 @@ internal static class ServiceRegistration
         ArgumentNullException.ThrowIfNull(store);
         services.AddSingleton(loaded);
         services.AddSingleton<IValidateOptions<ChannelManagerSettings>>(new ChannelManagerSettingsValidator(loaded.ReadErrors));
-        services.AddOptions<ChannelManagerSettings>().Bind(loaded.Readable)
-            .PostConfigure(s => SettingsLoader.BindIpOutstationSections(loaded.Readable, s, [])) // as SettingsLoader.Bind did; its errors are in ReadErrors
-            .ValidateOnStart();
+        // One binder: the options' value is the loader's own result (LoadedSettingsFactory), validated on start.
+        services.AddSingleton<IOptionsFactory<ChannelManagerSettings>, LoadedSettingsFactory>();
+        services.AddOptions<ChannelManagerSettings>().ValidateOnStart();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ChannelManagerSettings>>().Value);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(store);
-        // The opened store itself, not the container's (the API decorates that one to meter transactions): a shared store's
-        // ISharedLedgerStore must reach the book, or two hosts would each guard a number on their own copy (issue 11).
-        services.AddSingleton(sp => new RepeatCallBook(sp.GetRequiredService<ChannelManagerSettings>().RepeatCallGuard.ResolveProfile(), store));
         if (loaded.Settings.Simulation is not null)
         {
             services.AddSingleton(sp => SimulatedBank.Start(sp.GetRequiredService<ChannelManagerSettings>().Simulation!, sp.GetRequiredService<TimeProvider>())); // registered only when present
@@ -46,26 +43,26 @@ internal static class ServiceRegistration
             sp.GetService<SimulatedBank>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>()));
-        services.AddSingleton(sp => new PollTransaction(sp.GetRequiredService<ModemChannelManager>(), sp.GetRequiredService<RepeatCallBook>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IPollExecutor>(sp => sp.GetRequiredService<PollTransaction>());
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<ChannelManagerSettings>();
             var time = sp.GetRequiredService<TimeProvider>();
-            return new PollScheduler(
+            return PollingChain.Build(
+                sp.GetRequiredService<ModemChannelManager>(),
                 Composition.CreateSchedules(settings, time, sp.GetRequiredService<ILoggerFactory>()),
-                sp.GetRequiredService<IPollExecutor>(),
-                sp.GetRequiredService<RepeatCallBook>(),
-                sp.GetRequiredService<IStateStore>(),
+                settings.RepeatCallGuard.ResolveProfile(),
+                sp.GetRequiredService<IStateStore>(), // the container's: the API meters its transactions
                 settings.Scheduler,
                 time,
-                Random.Shared.NextDouble,
-                sp.GetRequiredService<ILogger<PollScheduler>>())
-            {
-                // Issue 6: as many polls at once as each pool has usable modems (Scheduler.MaxConcurrency, if set, caps it).
-                Capacity = new ChannelManagerCapacity(sp.GetRequiredService<ModemChannelManager>()),
-            };
+                logger: sp.GetRequiredService<ILogger<PollScheduler>>(),
+                // The opened store itself, not the container's: a shared store's ISharedLedgerStore must reach the
+                // book, or two hosts would each guard a number on their own copy (issue 11).
+                ledgerStore: store);
         });
+        services.AddSingleton(sp => sp.GetRequiredService<PollingChain>().Book);
+        services.AddSingleton(sp => sp.GetRequiredService<PollingChain>().Transaction);
+        services.AddSingleton(sp => sp.GetRequiredService<PollingChain>().Executor);
+        services.AddSingleton(sp => sp.GetRequiredService<PollingChain>().Scheduler);
         services.AddSingleton<ServiceExitState>();
         services.AddHostedService<ChannelManagerService>();
 

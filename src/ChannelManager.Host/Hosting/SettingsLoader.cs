@@ -147,10 +147,10 @@ internal static class SettingsLoader
     /// The two places where the <c>IpOutstations</c> section (docs/ip-outstations.md §5) must not simply merge into
     /// the defaults: a <c>Reconnect</c> section is a whole strategy (a Linear one must not inherit the default's
     /// AttemptsExceededDelay, seed 002: unset = INFINITE), and a <c>Heartbeat</c> section without <c>Default</c>
-    /// starts at its own <c>Min</c> rather than at the 8-minute default it may lie outside of. Also applied by
-    /// <c>run</c>'s options binding (ServiceRegistration's PostConfigure), so both see the same settings.
+    /// starts at its own <c>Min</c> rather than at the 8-minute default it may lie outside of. Applied here only:
+    /// <c>run</c>'s options pipeline takes the loader's result as its value (<see cref="LoadedSettingsFactory"/>).
     /// </summary>
-    internal static void BindIpOutstationSections(IConfiguration readable, ChannelManagerSettings settings, List<ConfigError> errors)
+    private static void BindIpOutstationSections(IConfiguration readable, ChannelManagerSettings settings, List<ConfigError> errors)
     {
         var items = readable.GetSection(nameof(ChannelManagerSettings.IpOutstations)).GetChildren().ToList();
         if (items.Count != settings.IpOutstations.Count)

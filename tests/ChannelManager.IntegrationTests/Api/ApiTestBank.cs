@@ -90,27 +90,28 @@ public sealed class ApiTestBank : IAsyncDisposable
         var raw = await SqliteStateStore.OpenAsync(new SqliteStateStoreOptions { Path = Path.Combine(dir.FullName, "state.db") }, CancellationToken.None);
         var metrics = new ChannelManagerMetrics();
         var store = new MeteredStateStore(raw, metrics, ownsInner: true);
-        var book = new RepeatCallBook(CountryProfiles.UK, store);
         var backoff = BackoffPolicy.From(new BackoffOptions { Initial = TimeSpan.FromSeconds(1), Max = TimeSpan.FromSeconds(1) });
         OutstationSchedule Schedule(string name, string number) =>
             new(name, number, new ModbusRtuMaster(new ModbusRtuOptions { UnitId = 1, BaudRate = 19200, Parity = SerialParity.None, ResponseTimeout = TimeSpan.FromMilliseconds(400) }, time), [new ReadHoldingRegisters(0, 2)], TimeSpan.FromHours(1), backoff);
-        var scheduler = new PollScheduler(
+
+        // Two polls at once whatever the bank's state (followUsableModems: false), as this bank always ran.
+        var chain = PollingChain.Build(
+            channels,
             [Schedule(OkName, OkNumber), Schedule(BusyName, BusyNumber)],
-            new PollTransaction(channels, book, time),
-            book,
+            CountryProfiles.UK,
             store,
             new SchedulerOptions { MaxConcurrency = 2, MaxQueueTime = TimeSpan.FromSeconds(30) },
             time,
-            Random.Shared.NextDouble);
+            followUsableModems: false);
         bank._store = store;
         bank._metrics = metrics;
-        bank.Services = new DashboardServices(channels, scheduler, book, store, time, metrics);
+        bank.Services = new DashboardServices(channels, chain.Scheduler, chain.Book, store, time, metrics);
         try
         {
             // The host (and its metrics exporter) first, so the first polls are already counted — as in the service.
             bank.Host = await DashboardHost.StartAsync(bank.Services, options ?? new ApiOptions { Urls = "http://127.0.0.1:0", Token = Token, StreamInterval = TimeSpan.FromMilliseconds(200) }, CancellationToken.None);
             bank.Client = new HttpClient { BaseAddress = bank.Host.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-            bank._schedulerRun = scheduler.RunAsync(bank._stopScheduler.Token);
+            bank._schedulerRun = chain.Scheduler.RunAsync(bank._stopScheduler.Token);
             await bank.WaitForTransactionsAsync(2, TimeSpan.FromSeconds(60));
         }
         catch

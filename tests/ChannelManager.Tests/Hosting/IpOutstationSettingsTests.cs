@@ -164,7 +164,7 @@ public sealed class IpOutstationSettingsTests : IDisposable
     }
 
     [Fact]
-    public async Task AddChannelManager_IpOutstations_RunsOptionsBindingWithTheSameReconnectRuleAndRegistersTheService()
+    public async Task AddChannelManager_IpOutstations_OptionsValueKeepsTheLoadersReconnectRuleAndRegistersTheService()
     {
         var loaded = Load("""[ { "Name": "L", "Endpoint": "tcp://127.0.0.1:9", "Reads": [ { "Count": 1 } ], "Reconnect": { "Strategy": "Linear", "Delay": "00:00:30", "Attempts": 4 } } ]""");
         await using var store = await SqliteStateStore.OpenAsync(new SqliteStateStoreOptions { Path = loaded.ResolvePath("state.db") }, CancellationToken.None);

@@ -1,4 +1,5 @@
 using ChannelManager.Core.Channels;
+using ChannelManager.Core.Modems;
 using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Scheduling;
 using ChannelManager.Host.Hosting;
@@ -66,5 +67,40 @@ public sealed class ServiceRegistrationTests : IDisposable
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
 
         Assert.Equal(["Outstations[0].Reads[0].Count", "Outstations[0].Number"], ex.Failures.Select(f => ConfigReport.Parse(f).Path));
+    }
+
+    [Fact]
+    public async Task AddChannelManager_LoaderFixUp_IsTheOptionsValueWithoutASecondBinding()
+    {
+        // A fix-up only the loader makes (as BindIpOutstationSections does): the configuration says otherwise, so an
+        // options pipeline that bound the configuration again would lose it.
+        var loaded = Load(Simulated("01632960001"));
+        loaded.Settings.Scheduler.MaxConcurrency = 3;
+        await using var store = await SqliteStateStore.OpenAsync(new SqliteStateStoreOptions { Path = loaded.ResolvePath("state.db") }, CancellationToken.None);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddChannelManager(loaded, store);
+        using var host = builder.Build();
+
+        var options = host.Services.GetRequiredService<IOptions<ChannelManagerSettings>>().Value;
+
+        Assert.Same(loaded.Settings, options);
+        Assert.Equal(3, options.Scheduler.MaxConcurrency);
+        Assert.Same(loaded.Settings, host.Services.GetRequiredService<ChannelManagerSettings>());
+    }
+
+    [Fact]
+    public async Task StartAsync_LoaderResultInvalid_ValidateOnStartChecksTheLoadersSettings()
+    {
+        // Valid as configured, made invalid after loading: ValidateOnStart must judge what runs, the loader's result.
+        var loaded = Load(Simulated("01632960001"));
+        loaded.Settings.Outstations[0].Number = "0123;ATH";
+        await using var store = await SqliteStateStore.OpenAsync(new SqliteStateStoreOptions { Path = loaded.ResolvePath("state.db") }, CancellationToken.None);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddChannelManager(loaded, store);
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal([$"Outstations[0].Number: {DialString.Validate("0123;ATH")}"], ex.Failures);
     }
 }

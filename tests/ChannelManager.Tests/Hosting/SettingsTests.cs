@@ -220,7 +220,9 @@ public sealed class SettingsTests : IDisposable
         var loaded = LoadText(Write(Valid("0123;ATH").Replace("\"UnitId\": 1", "\"UnitId\": \"one\"", StringComparison.Ordinal)));
         var services = new ServiceCollection();
         services.AddSingleton<IValidateOptions<ChannelManagerSettings>>(new ChannelManagerSettingsValidator(loaded.ReadErrors));
-        services.AddOptions<ChannelManagerSettings>().Bind(loaded.Readable);
+        services.AddSingleton(loaded);
+        services.AddSingleton<IOptionsFactory<ChannelManagerSettings>, LoadedSettingsFactory>(); // as run registers it
+        services.AddOptions<ChannelManagerSettings>();
         using var provider = services.BuildServiceProvider();
 
         var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<ChannelManagerSettings>>().Value);
