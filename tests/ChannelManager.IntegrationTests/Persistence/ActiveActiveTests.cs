@@ -219,7 +219,22 @@ public sealed class ActiveActiveTests : PostgresDatabaseTest, IDisposable
     private static async Task<(int Outstations, int Modems)> SharesAsync(int port)
     {
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-        var cluster = await client.GetFromJsonAsync<JsonElement>("/api/cluster");
+        JsonElement cluster = default;
+        // The API starts listening after the host's services (the ownership loop logs first): retry until it answers.
+        await UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    cluster = await client.GetFromJsonAsync<JsonElement>("/api/cluster");
+                    return true;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            $"the API on port {port}");
         Assert.Equal("ActiveActive", cluster.GetProperty("mode").GetString());
         var shares = cluster.GetProperty("shares");
         return (shares.GetProperty("outstations").GetInt32(), shares.GetProperty("modems").GetInt32());
