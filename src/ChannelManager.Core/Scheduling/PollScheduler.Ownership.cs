@@ -8,6 +8,8 @@ namespace ChannelManager.Core.Scheduling;
 /// </summary>
 public sealed partial class PollScheduler
 {
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Which outstations this host may poll now; null = all (a single host, or the active host of a hot-standby pair).</summary>
     public IPollOwnership? Ownership { get; init; }
 
@@ -32,6 +34,11 @@ public sealed partial class PollScheduler
         ArgumentNullException.ThrowIfNull(outstations);
         if (outstations.Count == 0)
             return;
+
+        // A running scheduler's start-up load must not land after (and over) this fresher read: wait for it first. A
+        // scheduler not started yet will load everything itself, later than this.
+        if (Volatile.Read(ref _started) == 1)
+            await _loaded.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         await _book.ReloadAsync(cancellationToken).ConfigureAwait(false);
         var schedules = _store is null
             ? new Dictionary<string, RetrySchedule>()

@@ -396,6 +396,8 @@ public sealed partial class PollScheduler
 
             Log.Resumed(_logger, _order.Count, _order.Count(e => e.Retry.NextDue is not null), recovered.Count);
         }
+
+        _loaded.TrySetResult(); // ResumeOwnedAsync's reads must come after this load's (PollScheduler.Ownership.cs)
     }
 
     /// <summary>

@@ -129,13 +129,22 @@ public sealed class ActiveActiveTests : PostgresDatabaseTest, IDisposable
             }
         }
 
+        var polls = await DialsSinceAsync(DateTimeOffset.MinValue);
         foreach (var h in healthy)
         {
             var dials = calls.Where(c => c.Number == numbers[h]).OrderBy(c => c.At).ToList();
             Assert.NotEmpty(dials);
             for (var i = 1; i < dials.Count; i++)
             {
-                Assert.True(dials[i].At - dials[i - 1].At >= Interval - TimeSpan.FromSeconds(1), $"{h} polled twice within its interval: {dials[i - 1].At:O}, {dials[i].At:O}");
+                Assert.True(dials[i].At >= dials[i - 1].EndedAt, $"{h} dialled twice at once: {dials[i - 1].At:O}, {dials[i].At:O}");
+            }
+
+            // The schedule's own clock (a poll's start, which includes any wait for a free modem), across both hosts.
+            var starts = polls.Where(p => p.Outstation == h).Select(p => p.At).Order().ToList();
+            Assert.Equal(dials.Count, starts.Count);
+            for (var i = 1; i < starts.Count; i++)
+            {
+                Assert.True(starts[i] - starts[i - 1] >= Interval - TimeSpan.FromSeconds(1), $"{h} polled twice within its interval: {starts[i - 1]:O}, {starts[i]:O}");
             }
         }
     }
