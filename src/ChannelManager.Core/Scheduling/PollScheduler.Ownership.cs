@@ -10,8 +10,23 @@ public sealed partial class PollScheduler
 {
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Which outstations this host may poll now; null = all (a single host, or the active host of a hot-standby pair).</summary>
-    public IPollOwnership? Ownership { get; init; }
+    private IPollOwnership? _ownership;
+
+    /// <summary>
+    /// Which outstations this host may poll now; null = all (a single host, or the active host of a hot-standby pair).
+    /// Set once, before <see cref="RunAsync"/> (the host's ownership service sets it when it is created, so the
+    /// composition of the scheduler does not need to know about active/active).
+    /// </summary>
+    public IPollOwnership? Ownership
+    {
+        get => _ownership;
+        set
+        {
+            if (Volatile.Read(ref _started) == 1)
+                throw new InvalidOperationException("Ownership must be set before the scheduler runs.");
+            _ownership = value;
+        }
+    }
 
     /// <summary>True while a poll of an outstation matching <paramref name="match"/> is on the line (or being recorded).</summary>
     public bool AnyRunning(Func<string, bool> match)

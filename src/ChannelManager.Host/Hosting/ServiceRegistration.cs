@@ -64,7 +64,6 @@ internal static class ServiceRegistration
             {
                 // Issue 6: as many polls at once as each pool has usable modems (Scheduler.MaxConcurrency, if set, caps it).
                 Capacity = new ChannelManagerCapacity(sp.GetRequiredService<ModemChannelManager>()),
-                Ownership = sp.GetService<IPollOwnership>(), // active/active only (SharedStorage.AddActiveActive)
             };
         });
         services.AddSingleton<ServiceExitState>();

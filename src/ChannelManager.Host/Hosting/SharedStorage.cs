@@ -40,9 +40,9 @@ internal static class SharedStorage
 
     /// <summary>
     /// Active/active (docs/scale-out.md §6): no active lease — every host polls its share. Registers the share
-    /// (<see cref="ActiveActiveOwnership"/>, also as the scheduler's <see cref="IPollOwnership"/>; resolving it marks every
-    /// shared modem as held by a peer until its lease is taken, before the scheduler or a health check can touch one), the
-    /// presence lease and the <see cref="OwnershipService"/> that takes, renews and hands over the leases.
+    /// (<see cref="ActiveActiveOwnership"/>; resolving it marks every shared modem as held by a peer until its lease is
+    /// taken, before the scheduler or a health check can touch one), the presence lease and the
+    /// <see cref="OwnershipService"/> that gives the scheduler its predicate and takes, renews and hands over the leases.
     /// </summary>
     private static IServiceCollection AddActiveActive(this IServiceCollection services, ChannelManagerSettings settings, ILeaseStore leases, string hostId, string provider, ActiveLeaseOptions timing)
     {
@@ -61,10 +61,17 @@ internal static class SharedStorage
 
             return ownership;
         });
-        services.AddSingleton<IPollOwnership>(sp => sp.GetRequiredService<ActiveActiveOwnership>());
         services.AddSingleton(sp => new ClusterView(hostId, provider, standby: null, sp.GetRequiredService<ActiveActiveOwnership>()));
         services.AddHostedService(sp => new HostPresence(leases, hostId, timing, sp.GetRequiredService<TimeProvider>()));
-        services.AddHostedService<OwnershipService>();
+        services.AddHostedService(sp =>
+        {
+            // Every hosted service is created before any starts: the scheduler has its predicate before its first plan.
+            var scheduler = sp.GetRequiredService<PollScheduler>();
+            var ownership = sp.GetRequiredService<ActiveActiveOwnership>();
+            scheduler.Ownership = ownership;
+            return new OwnershipService(ownership, scheduler, sp.GetRequiredService<ModemChannelManager>(), sp.GetRequiredService<ServiceExitState>(),
+                sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OwnershipService>>());
+        });
         return services;
     }
 
