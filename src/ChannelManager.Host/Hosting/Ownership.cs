@@ -129,6 +129,9 @@ internal sealed class OwnershipService(
 {
     private readonly HashSet<string> _adopted = new(StringComparer.Ordinal);
 
+    /// <summary>Outstations whose shard this host took but whose state it has not re-read yet (the database was away): not polled until it has.</summary>
+    private readonly HashSet<string> _toResume = new(StringComparer.Ordinal);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         OwnershipLog.Started(logger, ownership.HostId, ownership.Plan.ShardOf.Values.Distinct(StringComparer.Ordinal).Count(), ownership.Plan.ModemResources.Count());
@@ -234,7 +237,6 @@ internal sealed class OwnershipService(
     /// <summary>Takes the leases the split gives this host; only once a lease is held is its modem or outstations used.</summary>
     private async Task<bool> TakeAsync(IReadOnlyDictionary<string, string> desired, CancellationToken cancellationToken)
     {
-        var outstations = new List<string>();
         foreach (var (resource, owner) in desired.OrderBy(d => d.Key, StringComparer.Ordinal))
         {
             if (owner != ownership.HostId || ownership.Holds(resource))
@@ -247,7 +249,7 @@ internal sealed class OwnershipService(
             }
             catch (StateStoreException)
             {
-                return true; // the database is away: try again next round
+                break; // the database is away: take the rest next round
             }
 
             if (grant is null)
@@ -257,11 +259,25 @@ internal sealed class OwnershipService(
             if (resource.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal))
                 channels.SetHeldByPeer(OwnershipPlan.ModemOf(resource), heldByPeer: false);
             else
-                outstations.AddRange(ownership.Plan.ShardOf.Where(o => o.Value == resource).Select(o => o.Key));
+                _toResume.UnionWith(ownership.Plan.ShardOf.Where(o => o.Value == resource).Select(o => o.Key));
         }
 
-        // Their retry schedules and ledgers as the previous owner left them: pending retries resume here.
-        await scheduler.ResumeOwnedAsync(outstations, cancellationToken).ConfigureAwait(false);
+        // Their retry schedules and ledgers as the previous owner left them: pending retries resume here. Until that read
+        // succeeds they stay parked (not polled); a database error only delays it to the next round.
+        _toResume.RemoveWhere(o => !ownership.Holds(ownership.Plan.ShardOf[o]));
+        if (_toResume.Count > 0)
+        {
+            try
+            {
+                await scheduler.ResumeOwnedAsync([.. _toResume], cancellationToken).ConfigureAwait(false);
+                _toResume.Clear();
+            }
+            catch (StateStoreException)
+            {
+                // Next round.
+            }
+        }
+
         return true;
     }
 
@@ -276,7 +292,16 @@ internal sealed class OwnershipService(
         foreach (var dead in snapshot.Leases.Where(l => l.Resource.StartsWith(HostPresence.ResourcePrefix, StringComparison.Ordinal)).Select(l => l.Holder)
             .Where(h => h != ownership.HostId && !liveHolders.Contains(h) && !_adopted.Contains(h)).ToList())
         {
-            var closed = await scheduler.AdoptAttemptsOfAsync(dead, cancellationToken).ConfigureAwait(false);
+            int closed;
+            try
+            {
+                closed = await scheduler.AdoptAttemptsOfAsync(dead, cancellationToken).ConfigureAwait(false);
+            }
+            catch (StateStoreException)
+            {
+                return; // the database is away: adopt next round (its dials stay open, so the numbers stay blocked, not free)
+            }
+
             _adopted.Add(dead);
             if (closed > 0)
                 ownership.CountTakeover();
