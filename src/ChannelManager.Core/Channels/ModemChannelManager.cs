@@ -280,6 +280,41 @@ public sealed class ModemChannelManager : IAsyncDisposable
         return true;
     }
 
+    /// <summary>
+    /// Active/active (docs/scale-out.md §6): another host holds <paramref name="modemName"/>'s lease (true) or this one
+    /// does again (false). A held modem is used for nothing here — no call, health check or answer — and is shown as
+    /// <see cref="ModemAvailability.HeldByPeer"/>, never as a fault; a call on it finishes first (<see cref="IsBusy"/>).
+    /// </summary>
+    public bool SetHeldByPeer(string modemName, bool heldByPeer)
+    {
+        lock (_gate)
+        {
+            var slot = _slots.FirstOrDefault(s => string.Equals(s.Name, modemName, StringComparison.OrdinalIgnoreCase));
+            if (slot is null)
+            {
+                return false;
+            }
+
+            slot.HeldByPeer = heldByPeer;
+            if (slot.Availability is ModemAvailability.Idle or ModemAvailability.Quarantined or ModemAvailability.OutOfService)
+            {
+                slot.Availability = slot.OutOfService ? ModemAvailability.OutOfService : slot.Faulted ? ModemAvailability.Quarantined : ModemAvailability.Idle;
+            }
+        }
+
+        Signal();
+        return true;
+    }
+
+    /// <summary>True while <paramref name="modemName"/> is in a call or a health check (its lease must not be given up yet).</summary>
+    public bool IsBusy(string modemName)
+    {
+        lock (_gate)
+        {
+            return _slots.Any(s => string.Equals(s.Name, modemName, StringComparison.OrdinalIgnoreCase) && s.Availability is ModemAvailability.InCall or ModemAvailability.Checking);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var slot in _slots)

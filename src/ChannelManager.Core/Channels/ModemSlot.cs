@@ -8,6 +8,8 @@ public enum ModemAvailability
     Checking,
     Quarantined,
     OutOfService,
+    /// <summary>Active/active: a peer host holds this modem's lease (docs/scale-out.md §6); not a fault, just not ours.</summary>
+    HeldByPeer,
 }
 
 /// <summary>
@@ -52,7 +54,13 @@ internal sealed class ModemSlot(IModemDevice device, ModemRole role, int index, 
 
     public DateTimeOffset? CallStartedAt { get; set; }
 
-    public bool OutOfService { get; set; }
+    /// <summary>Out of service by the operator, or held by a peer host: either way no call, check or answer here.</summary>
+    public bool OutOfService { get => _outOfService || HeldByPeer; set => _outOfService = value; }
+
+    /// <summary>Active/active: another host holds this modem's lease (set by the host's ownership service).</summary>
+    public bool HeldByPeer { get; set; }
+
+    private bool _outOfService;
 
     /// <summary>
     /// The number this modem may still be connected to: its hang-up and the recovery after it failed (a hung modem with no
@@ -75,7 +83,7 @@ internal sealed class ModemSlot(IModemDevice device, ModemRole role, int index, 
 
     public ModemSnapshot Snapshot() => new(
         Name,
-        Availability,
+        HeldByPeer && Availability == ModemAvailability.OutOfService ? ModemAvailability.HeldByPeer : Availability,
         Faulted,
         Quality,
         LastFault,

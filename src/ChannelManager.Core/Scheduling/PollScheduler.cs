@@ -19,7 +19,7 @@ namespace ChannelManager.Core.Scheduling;
 /// Deterministic under a fake clock: the loop only waits in <c>Task.Delay(…, TimeProvider)</c> until the next due
 /// time or a wake-up (completion, on-demand request), and every decision reads the injected clock.
 /// </remarks>
-public sealed class PollScheduler
+public sealed partial class PollScheduler
 {
     /// <summary>Re-check interval when another poll of the same number is on the line (its completion also wakes the loop).</summary>
     private static readonly TimeSpan InProgressRecheck = TimeSpan.FromSeconds(1);
@@ -396,6 +396,8 @@ public sealed class PollScheduler
 
             Log.Resumed(_logger, _order.Count, _order.Count(e => e.Retry.NextDue is not null), recovered.Count);
         }
+
+        _loaded.TrySetResult(); // ResumeOwnedAsync's reads must come after this load's (PollScheduler.Ownership.cs)
     }
 
     /// <summary>
@@ -506,6 +508,8 @@ public sealed class PollScheduler
     {
         var scheduled = due <= now;
         var waiters = e.Waiters.Count == 0 ? NoWaiters : e.Waiters.ToList();
+        if (Ownership is { } ownership && !ownership.Owns(e.Config.Name))
+            return Disown(e, waiters, now, actions, stop); // active/active: another host's (PollScheduler.Ownership.cs)
 
         // Queue timeout (issue 6: "a priority queue with max queue time"): each request waits at most MaxQueueTime.
         var expired = waiters.Count == 0 ? NoWaiters : waiters.Where(w => now - w.RequestedAt >= _options.MaxQueueTime).ToList();
@@ -618,7 +622,7 @@ public sealed class PollScheduler
             e.Queued = false;
         }
 
-        if (!e.Running)
+        if (!e.Running && !e.Foreign)
             _timeline.Enqueue((e, e.Version), DueAt(e));
     }
 
@@ -881,6 +885,9 @@ public sealed class PollScheduler
         public DateTimeOffset? NotBefore { get; set; }
 
         public bool Running { get; set; }
+
+        /// <summary>Owned by another host (active/active): off the timeline until <see cref="ResumeOwnedAsync"/>.</summary>
+        public bool Foreign { get; set; }
 
         public List<OnDemand> Waiters { get; } = [];
     }

@@ -113,6 +113,56 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         _adopted.Enqueue(hostId);
     }
 
+    /// <summary>
+    /// Active/active (docs/scale-out.md §6): closes NOW, as failed (research §3.1), the attempts dead host
+    /// <paramref name="hostId"/> left open — the running scheduler's counterpart of <see cref="AdoptAttemptsOf"/>, which
+    /// waits for the next <see cref="LoadAsync"/>. Nothing on a single-host store.
+    /// </summary>
+    public async Task<IReadOnlyList<LedgerUpdate>> AdoptAttemptsNowAsync(string hostId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(hostId);
+        if (_shared is null)
+            return [];
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var updates = await _shared.RecoverAttemptsOfHostAsync(hostId, now, (l, at) => RepeatCallGuard.RecoverAfterRestart(l, Profile, at), cancellationToken).ConfigureAwait(false);
+            foreach (var update in updates)
+            {
+                _ledgers[update.Ledger.Number] = update.Ledger;
+                Publish(update);
+            }
+
+            return updates;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Shared store: re-reads every ledger into the cache (a host that just took outstations over plans their polls on
+    /// what the peer dialled, not on its stale copy; the database still decides each dial).
+    /// </summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        if (_shared is null || store is null)
+            return;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var ledger in await store.LoadLedgersAsync(cancellationToken).ConfigureAwait(false))
+            {
+                _ledgers[ledger.Number] = ledger;
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>What the guard would answer now, without recording anything (the scheduler asks before it queues a poll).</summary>
     public GuardDecision Check(string number, DateTimeOffset now, string? modem = null) =>
         RepeatCallGuard.Check(_ledgers.TryGetValue(number, out var l) ? l : new NumberLedger(number), Profile, now, modem);

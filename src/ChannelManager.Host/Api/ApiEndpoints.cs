@@ -85,6 +85,13 @@ internal static class ApiEndpoints
             return ApiProblems.Standby(name, cluster.HostId, view.ActiveHost);
         }
 
+        if (dialUp && cluster.OwnerElsewhere(name) is { } owner)
+        {
+            // Active/active: another host's share (docs/scale-out.md §6); this host dials nothing for it.
+            ApiLog.PollNotOwned(logs.CreateLogger(LoggerCategory), name, cluster.HostId, owner);
+            return ApiProblems.NotOwner(name, cluster.HostId, owner);
+        }
+
         var logger = logs.CreateLogger(LoggerCategory);
         ApiLog.PollRequested(logger, name);
         if (wait is not null && !bool.Parse(wait))
@@ -176,7 +183,7 @@ internal static class ApiEndpoints
             [.. events.Select(EventDto.From)],
             [.. Alarms(scheduler)],
             [.. IpOutstations(ip)],
-            await cluster.ReadAsync(cancellationToken).ConfigureAwait(false));
+            (await cluster.ReadAsync(cancellationToken).ConfigureAwait(false)).WithoutExpiry());
     }
 
     /// <summary>

@@ -20,6 +20,9 @@ internal static partial class ApiLog
     [LoggerMessage(8006, LogLevel.Warning, "Operator poll of {Outstation} refused: this host ({HostId}) is a standby; the active host is {ActiveHost}")]
     public static partial void PollOnStandby(ILogger logger, string outstation, string hostId, string activeHost);
 
+    [LoggerMessage(8016, LogLevel.Warning, "Operator poll of {Outstation} refused: host {Owner} owns it, not this host ({HostId})")]
+    public static partial void PollNotOwned(ILogger logger, string outstation, string hostId, string owner);
+
     [LoggerMessage(8005, LogLevel.Information, "HTTP API and dashboard listening on {Url}")]
     public static partial void Listening(ILogger logger, string url);
 }

@@ -26,6 +26,15 @@ internal static class ApiProblems
             type: TypePrefix + "standby",
             extensions: new Dictionary<string, object?> { ["role"] = "standby", ["hostId"] = hostId, ["activeHost"] = activeHost });
 
+    /// <summary>409 on an active/active host for an outstation another host owns (docs/scale-out.md §6): <c>owner</c> says where to ask.</summary>
+    public static IResult NotOwner(string name, string hostId, string owner) =>
+        TypedResults.Problem(
+            $"Outstation '{Printable(name)}' is polled by host '{Printable(owner)}', not by '{Printable(hostId)}': it was not polled here. Ask '{Printable(owner)}'.",
+            statusCode: StatusCodes.Status409Conflict,
+            title: "Outstation owned by another host",
+            type: TypePrefix + "not-owner",
+            extensions: new Dictionary<string, object?> { ["role"] = "peer", ["hostId"] = hostId, ["owner"] = owner });
+
     public static IResult UnknownModem(string name) =>
         Problem(StatusCodes.Status404NotFound, "unknown-modem", "Unknown modem", $"No modem is named '{Printable(name)}'.", "name");
 

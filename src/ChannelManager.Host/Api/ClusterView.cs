@@ -20,7 +20,18 @@ public enum HostRole : byte
 /// A host seen in the shared lease table: its presence lease (<c>host:&lt;id&gt;</c>), or the active lease when it holds
 /// that. <paramref name="Live"/> is false for a host whose lease has expired (stopped, killed, or cut off).
 /// </summary>
-public sealed record PeerDto(string HostId, bool Active, bool Live, DateTimeOffset LeaseExpiresAt);
+/// <param name="LeaseExpiresAt">When its lease expires (GET /api/cluster only: the SSE snapshot leaves it out, it changes at every renewal).</param>
+/// <param name="Outstations">Active/active: outstations whose shard lease it holds (live leases only).</param>
+/// <param name="Modems">Active/active: shared modems whose lease it holds.</param>
+public sealed record PeerDto(string HostId, bool Active, bool Live, DateTimeOffset? LeaseExpiresAt, int? Outstations = null, int? Modems = null);
+
+/// <summary>Active/active: what this host holds now (docs/scale-out.md §6).</summary>
+/// <param name="Outstations">Outstations it polls (their shard lease held, not being handed over).</param>
+/// <param name="Modems">Shared (TCP-attached) modems it holds; its own serial modems are in <paramref name="LocalModems"/>.</param>
+/// <param name="Shards">Outstation shard leases it holds.</param>
+/// <param name="LocalModems">Modems on this host's own ports: never leased, never moved.</param>
+/// <param name="Takeovers">Dead peers whose open dials it adopted.</param>
+public sealed record ShareDto(int Outstations, int Modems, int Shards, int LocalModems, long Takeovers);
 
 /// <summary>
 /// GET /api/cluster and the dashboard snapshot's <c>cluster</c>: this host's role and the peers it knows. The storage is
@@ -40,20 +51,47 @@ public sealed record ClusterDto(
     string? ActiveHost,
     DateTimeOffset? ActiveLeaseExpiresAt,
     IReadOnlyList<PeerDto> Peers,
-    string? Error);
+    string? Error,
+    string Mode = "Single",
+    ShareDto? Shares = null)
+{
+    /// <summary>
+    /// For the dashboard's SSE feed: without lease expiry times, which move at every renewal (every ~2 s on a pair) and
+    /// made the feed re-send an otherwise unchanged snapshot.
+    /// </summary>
+    public ClusterDto WithoutExpiry() => this with
+    {
+        LeaseExpiresAt = null,
+        ActiveLeaseExpiresAt = null,
+        Peers = [.. Peers.Select(p => p with { LeaseExpiresAt = null })],
+    };
+}
 
 /// <summary>
 /// This host's role and peers: <see cref="HostRole.Single"/> on a SQLite store; on a shared store the role comes from
 /// this host's own <see cref="ActiveLease"/> (what it acts on), the peers from the lease table.
 /// </summary>
-internal sealed class ClusterView(string hostId, string storage, HotStandby? standby)
+internal sealed class ClusterView(string hostId, string storage, HotStandby? standby, ActiveActiveOwnership? shares = null)
 {
     /// <summary>For a host that registered none (the demo's dashboard, tests): one host on its own store.</summary>
     public static ClusterView SingleHost { get; } = new(Environment.MachineName, nameof(StorageProvider.Sqlite), standby: null);
 
     public string HostId { get; } = hostId;
 
-    public HostRole Role => standby is null ? HostRole.Single : standby.Lease.IsActive ? HostRole.Active : HostRole.Standby;
+    public HostRole Role => shares is not null ? HostRole.Active : standby is null ? HostRole.Single : standby.Lease.IsActive ? HostRole.Active : HostRole.Standby;
+
+    /// <summary>Single (SQLite), HotStandby or ActiveActive.</summary>
+    public string Mode => shares is not null ? nameof(StorageMode.ActiveActive) : standby is not null ? nameof(StorageMode.HotStandby) : nameof(HostRole.Single);
+
+    /// <summary>Active/active: this host's share now (null otherwise).</summary>
+    public ShareDto? Shares => shares is null ? null : new ShareDto(shares.OwnedOutstations, shares.OwnedModems, shares.OwnedShards, shares.Plan.LocalModems.Count, shares.Takeovers);
+
+    /// <summary>
+    /// Active/active: the host that owns dial-up outstation <paramref name="outstation"/> when it is not this one ("unknown"
+    /// while nobody holds its shard); null when this host owns it, or outside active/active.
+    /// </summary>
+    public string? OwnerElsewhere(string outstation) =>
+        shares is null || !shares.Plan.ShardOf.ContainsKey(outstation) || shares.Owns(outstation) ? null : shares.OwnerOf(outstation) ?? "unknown";
 
     /// <summary>
     /// A host on a shared store that is not (or no longer) the active one: it must dial and poll nothing, on-demand polls
@@ -65,11 +103,16 @@ internal sealed class ClusterView(string hostId, string storage, HotStandby? sta
     /// <summary>The epoch of the active lease this host holds; 0 when it holds none (standby, single).</summary>
     public long LeaseEpoch => standby?.Lease.Grant?.Epoch ?? 0;
 
+    /// <summary>Active/active: outstations and shared modems this host holds now (0 otherwise).</summary>
+    public (int Outstations, int Modems) Owned => shares is null ? (0, 0) : (shares.OwnedOutstations, shares.OwnedModems);
+
     /// <summary>Times this host took over an expired active lease from another host.</summary>
-    public long Takeovers => standby?.Takeovers ?? 0;
+    public long Takeovers => standby?.Takeovers ?? shares?.Takeovers ?? 0;
 
     public async Task<ClusterDto> ReadAsync(CancellationToken cancellationToken)
     {
+        if (shares is not null)
+            return await ReadSharesAsync(shares, cancellationToken).ConfigureAwait(false);
         if (standby is null)
             return new ClusterDto(HostId, HostRole.Single, storage, null, null, null, null, null, [], null);
 
@@ -84,7 +127,7 @@ internal sealed class ClusterView(string hostId, string storage, HotStandby? sta
         catch (StateStoreException ex)
         {
             // The message names the database; the fault kind is enough to show.
-            return new ClusterDto(HostId, role, storage, grant?.Epoch, grant?.ExpiresAt, grant?.PreviousHolder, null, null, [], ex.Fault.ToString());
+            return new ClusterDto(HostId, role, storage, grant?.Epoch, grant?.ExpiresAt, grant?.PreviousHolder, null, null, [], ex.Fault.ToString(), Mode);
         }
 
         var active = snapshot.Leases.FirstOrDefault(l => l.Resource == ActiveLease.Resource);
@@ -106,6 +149,39 @@ internal sealed class ClusterView(string hostId, string storage, HotStandby? sta
             activeHost,
             active?.ExpiresAt,
             [.. peers.OrderBy(p => p.HostId, StringComparer.Ordinal)],
-            null);
+            null,
+            Mode);
+    }
+
+    /// <summary>Active/active: every host is Active on its share; peers with the outstations and modems they hold.</summary>
+    private async Task<ClusterDto> ReadSharesAsync(ActiveActiveOwnership own, CancellationToken cancellationToken)
+    {
+        LeaseSnapshot snapshot;
+        try
+        {
+            snapshot = await own.Leases.ReadLeasesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (StateStoreException ex)
+        {
+            return new ClusterDto(HostId, HostRole.Active, storage, null, null, null, null, null, [], ex.Fault.ToString(), Mode, Shares);
+        }
+
+        var live = snapshot.Live.ToList();
+        var peers = snapshot.Leases
+            .Where(l => l.Resource.StartsWith(HostPresence.ResourcePrefix, StringComparison.Ordinal) && l.Holder != HostId)
+            .Select(l =>
+            {
+                var held = live.Where(x => x.Holder == l.Holder).Select(x => x.Resource).ToHashSet(StringComparer.Ordinal);
+                return new PeerDto(
+                    l.Holder,
+                    Active: l.ExpiresAt > snapshot.Now,
+                    Live: l.ExpiresAt > snapshot.Now,
+                    l.ExpiresAt,
+                    own.Plan.ShardOf.Count(o => held.Contains(o.Value)),
+                    held.Count(r => r.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal)));
+            })
+            .OrderBy(p => p.HostId, StringComparer.Ordinal)
+            .ToList();
+        return new ClusterDto(HostId, HostRole.Active, storage, null, null, null, null, null, peers, null, Mode, Shares);
     }
 }

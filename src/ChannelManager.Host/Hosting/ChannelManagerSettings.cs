@@ -132,6 +132,23 @@ internal sealed class StorageSettings
     /// (≤ 2 s) after the active host's last renewal: 12 s with the default.
     /// </summary>
     public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Postgres: <see cref="StorageMode.HotStandby"/> (one active host polls, the others wait) or
+    /// <see cref="StorageMode.ActiveActive"/> (the live hosts split the outstations and the TCP-attached modems by leases,
+    /// docs/scale-out.md §6).
+    /// </summary>
+    public StorageMode Mode { get; set; } = StorageMode.HotStandby;
+
+    /// <summary>ActiveActive: lease shards per modem pool; each outstation belongs to one (a hash of its name).</summary>
+    public int Shards { get; set; } = 64;
+}
+
+/// <summary>How hosts on a shared store share the work (docs/scale-out.md).</summary>
+internal enum StorageMode
+{
+    HotStandby,
+    ActiveActive,
 }
 
 /// <summary>Where the state lives (docs/scale-out.md).</summary>

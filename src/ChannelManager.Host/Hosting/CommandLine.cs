@@ -140,7 +140,7 @@ internal static class CommandLine
         }
 
         var s = loaded.Settings;
-        await output.WriteLineAsync($"{configPath}: OK ({s.Modems.Count} modems, {s.Outstations.Count} outstations, {s.IpOutstations.Count} IP outstations, profile {s.RepeatCallGuard.Profile}, state {Composition.DescribeStore(loaded)})").ConfigureAwait(false);
+        await output.WriteLineAsync($"{configPath}: OK ({s.Modems.Count} modems, {s.Outstations.Count} outstations, {s.IpOutstations.Count} IP outstations, profile {s.RepeatCallGuard.Profile}, state {Composition.DescribeStore(loaded)}{(s.Storage.Provider == StorageProvider.Postgres ? $", mode {s.Storage.Mode}" : string.Empty)})").ConfigureAwait(false);
         foreach (var ip in s.IpOutstations)
         {
             await output.WriteLineAsync($"  IP outstation {ip.Describe()}").ConfigureAwait(false);

@@ -232,6 +232,12 @@ internal static class SettingsValidator
             return;
         }
 
+        if (storage.Mode != StorageMode.HotStandby)
+        {
+            // Active/active hosts share the queue and the leases through one database (docs/scale-out.md §6).
+            errors.Add(new("Storage.Mode", $"{storage.Mode} needs Storage.Provider Postgres (hosts split the work through the shared database); SQLite serves one host"));
+        }
+
         if (string.IsNullOrWhiteSpace(storage.Path))
         {
             errors.Add(new("Storage.Path", "must name the SQLite state file (e.g. state/channelmanager.db)"));
@@ -274,6 +280,16 @@ internal static class SettingsValidator
         if (storage.LeaseTime < TimeSpan.FromSeconds(1) || storage.LeaseTime > TimeSpan.FromMinutes(1))
         {
             errors.Add(new("Storage.LeaseTime", $"{storage.LeaseTime} must be between 00:00:01 and 00:01:00"));
+        }
+
+        if (!Enum.IsDefined(storage.Mode))
+        {
+            errors.Add(new("Storage.Mode", $"'{storage.Mode}' must be HotStandby or ActiveActive"));
+        }
+
+        if (storage.Shards is < 1 or > 4096)
+        {
+            errors.Add(new("Storage.Shards", $"{storage.Shards} must be between 1 and 4096 (lease shards of outstations per modem pool)"));
         }
     }
 

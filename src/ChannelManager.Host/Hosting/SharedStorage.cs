@@ -1,3 +1,4 @@
+using ChannelManager.Core.Channels;
 using ChannelManager.Core.Persistence;
 using ChannelManager.Core.Scheduling;
 using ChannelManager.Host.Api;
@@ -29,11 +30,54 @@ internal static class SharedStorage
         }
 
         var timing = Timing(loaded.Settings.Storage.LeaseTime);
+        if (loaded.Settings.Storage.Mode == StorageMode.ActiveActive)
+            return services.AddActiveActive(loaded.Settings, leases, shared.HostId, provider, timing);
         services.AddSingleton(sp => new HotStandby(new ActiveLease(leases, shared.HostId, timing, sp.GetRequiredService<TimeProvider>()), shared, leases));
         services.AddSingleton(sp => new ClusterView(shared.HostId, provider, sp.GetRequiredService<HotStandby>()));
         services.AddHostedService(sp => new HostPresence(leases, shared.HostId, timing, sp.GetRequiredService<TimeProvider>()));
         return services;
     }
+
+    /// <summary>
+    /// Active/active (docs/scale-out.md §6): no active lease — every host polls its share. Registers the share
+    /// (<see cref="ActiveActiveOwnership"/>; resolving it marks every shared modem as held by a peer until its lease is
+    /// taken, before the scheduler or a health check can touch one), the presence lease and the
+    /// <see cref="OwnershipService"/> that gives the scheduler its predicate and takes, renews and hands over the leases.
+    /// </summary>
+    private static IServiceCollection AddActiveActive(this IServiceCollection services, ChannelManagerSettings settings, ILeaseStore leases, string hostId, string provider, ActiveLeaseOptions timing)
+    {
+        var plan = new OwnershipPlan(
+            settings.Outstations.Select(o => (o.Name, o.Pool)),
+            settings.Modems.Select(m => (m.Name, (IReadOnlyList<string>)[.. m.Pools], IsShared(m))),
+            settings.Storage.Shards);
+        services.AddSingleton(sp =>
+        {
+            var ownership = new ActiveActiveOwnership(plan, leases, hostId, timing, sp.GetRequiredService<TimeProvider>());
+            var channels = sp.GetRequiredService<ModemChannelManager>();
+            foreach (var modem in plan.ModemResources)
+            {
+                channels.SetHeldByPeer(OwnershipPlan.ModemOf(modem), heldByPeer: true);
+            }
+
+            return ownership;
+        });
+        services.AddSingleton(sp => new ClusterView(hostId, provider, standby: null, sp.GetRequiredService<ActiveActiveOwnership>()));
+        services.AddHostedService(sp => new HostPresence(leases, hostId, timing, sp.GetRequiredService<TimeProvider>()));
+        services.AddHostedService(sp =>
+        {
+            // Every hosted service is created before any starts: the scheduler has its predicate before its first plan.
+            var scheduler = sp.GetRequiredService<PollScheduler>();
+            var ownership = sp.GetRequiredService<ActiveActiveOwnership>();
+            scheduler.Ownership = ownership;
+            return new OwnershipService(ownership, scheduler, sp.GetRequiredService<ModemChannelManager>(), sp.GetRequiredService<ServiceExitState>(),
+                sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OwnershipService>>());
+        });
+        return services;
+    }
+
+    /// <summary>A modem both hosts reach (a TCP serial server): leased. A serial port or an in-process simulated modem is the host's own.</summary>
+    private static bool IsShared(ModemOptions modem) =>
+        modem.Endpoint is { } endpoint && endpoint.StartsWith("tcp://", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Renew three times per lease; a standby asks every fifth of it (at most 2 s); stop a fifth before expiry.</summary>
     public static ActiveLeaseOptions Timing(TimeSpan leaseTime)

@@ -55,6 +55,36 @@ public sealed class PostgresStorageConfigTests : PostgresDatabaseTest, IDisposab
     }
 
     [Fact]
+    public void Load_ActiveActiveOnSqlite_ErrorNamesStorageMode()
+    {
+        var errors = Load("""{ "Provider": "Sqlite", "Path": "state.db", "Mode": "ActiveActive" }""").AllErrors();
+
+        var error = Assert.Single(errors);
+        Assert.Equal("Storage.Mode", error.Path);
+        Assert.Contains("Postgres", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_UnknownModeAndNoShards_ErrorsNameTheirPaths()
+    {
+        var errors = Load("""{ "Provider": "Postgres", "ConnectionString": "Host=db1;Database=cm", "Mode": "Both", "Shards": 0 }""").AllErrors();
+
+        Assert.Equal(["Storage.Mode", "Storage.Shards"], errors.Select(e => e.Path).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task CheckConfig_ActiveActive_PrintsTheModeAndDefaultsToHotStandby()
+    {
+        var path = Path.Combine(_dir.FullName, "appsettings.json");
+        _ = Load("""{ "Provider": "Postgres", "ConnectionString": "Host=db1;Database=cm", "Mode": "ActiveActive" }""");
+        using var output = new StringWriter();
+        Assert.Equal(ExitCodes.Ok, await CommandLine.CheckConfigAsync(path, output, TextWriter.Null));
+        Assert.Contains("mode ActiveActive", output.ToString(), StringComparison.Ordinal);
+
+        Assert.Equal(StorageMode.HotStandby, Load("""{ "Provider": "Postgres", "ConnectionString": "Host=db1;Database=cm" }""").Settings.Storage.Mode);
+    }
+
+    [Fact]
     public async Task OpenStoreAsync_PostgresProvider_SharedStoreReachesTheRepeatCallBook()
     {
         var connection = Database.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
