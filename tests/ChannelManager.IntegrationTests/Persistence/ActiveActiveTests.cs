@@ -149,7 +149,6 @@ public sealed class ActiveActiveTests : PostgresDatabaseTest, IDisposable
         }
     }
 
-    /// <summary>Outstation names whose shards the plan gives each of the two hosts: two healthy and one dead each.</summary>
     /// <summary>
     /// One healthy outstation in every shard (so the plan has all <see cref="Shards"/> shards, two per host) and one dead
     /// outstation in a shard of each host.
