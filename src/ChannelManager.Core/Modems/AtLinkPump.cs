@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using ChannelManager.Core.Transport;
 
@@ -33,7 +34,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
     private readonly List<byte> _dataOut = [];
     private readonly Channel<ModemReply> _lines = Channel.CreateUnbounded<ModemReply>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stop;
-    private Channel<byte[]>? _data;
+    private ByteQueue? _data;
     private ModemDataChannel? _dataChannel;
     private string? _echoCandidate;
     private bool _expectConnect;
@@ -329,8 +330,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _dataMode = true;
         _swallowLf = swallowLf;
         _detector.Reset();
-        _data = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        _dataChannel = new ModemDataChannel(_transport, _data.Reader, this, _time, _options.CarrierPollInterval);
+        _data = new ByteQueue();
+        _dataChannel = new ModemDataChannel(_transport, _data, this, _time, _options.CarrierPollInterval);
     }
 
     private void EndDataLocked()
@@ -347,7 +348,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _swallowLf = false;
         _assembler.Reset();
         _dataChannel?.MarkEnded();
-        _data?.Writer.TryComplete();
+        _data?.Complete();
     }
 
     private void FlushDataLocked()
@@ -357,7 +358,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
             return;
         }
 
-        _data?.Writer.TryWrite(_dataOut.ToArray());
+        // Copied by the queue (no per-chunk array); its reader is woken asynchronously, never under our lock.
+        _data?.Write(CollectionsMarshal.AsSpan(_dataOut));
         _dataOut.Clear();
     }
 
