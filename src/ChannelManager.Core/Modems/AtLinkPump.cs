@@ -32,7 +32,9 @@ internal sealed class AtLinkPump : IAsyncDisposable
     private readonly AtLineAssembler _assembler;
     private readonly CarrierLossDetector _detector = new();
     private readonly List<byte> _dataOut = [];
-    private readonly Channel<ModemReply> _lines = Channel.CreateUnbounded<ModemReply>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    // Reply lines for the command being run. Not a Channel: SingleReaderInbox wakes the waiting command through the
+    // local thread-pool queue without allocating (issue 9); like the channel it never runs the reader on our stack.
+    private readonly SingleReaderInbox<ModemReply> _lines = new();
     private readonly CancellationTokenSource _stop;
     private ByteQueue? _data;
     private ModemDataChannel? _dataChannel;
@@ -127,7 +129,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
     {
         lock (_sync)
         {
-            while (_lines.Reader.TryRead(out _))
+            while (_lines.TryRead(out _))
             {
             }
 
@@ -146,11 +148,14 @@ internal sealed class AtLinkPump : IAsyncDisposable
     }
 
     /// <summary>Next queued reply line; null once the link has ended and the queue is empty.</summary>
-    public async ValueTask<ModemReply?> ReadLineAsync(CancellationToken cancellationToken)
+    public ValueTask<ModemReply?> ReadLineAsync(CancellationToken cancellationToken) =>
+        !cancellationToken.IsCancellationRequested && _lines.TryRead(out var line) ? new ValueTask<ModemReply?>(line) : WaitForLineAsync(cancellationToken);
+
+    private async ValueTask<ModemReply?> WaitForLineAsync(CancellationToken cancellationToken)
     {
-        while (await _lines.Reader.WaitToReadAsync(cancellationToken))
+        while (await _lines.WaitToReadAsync(cancellationToken))
         {
-            if (_lines.Reader.TryRead(out var line))
+            if (_lines.TryRead(out var line))
             {
                 return line;
             }
@@ -229,7 +234,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
         {
             _ended = true;
             EndDataLocked();
-            _lines.Writer.TryComplete();
+            _lines.Complete();
         }
 
         if (!stopped)
@@ -313,7 +318,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
                 continue;
             }
 
-            _lines.Writer.TryWrite(reply);
+            _lines.TryWrite(reply);
             if (reply.Kind == ModemReplyKind.Connect && _expectConnect)
             {
                 StartDataLocked(swallowLf: _assembler.LastTerminator == (byte)'\r' && reply.NumericCode is null);

@@ -81,6 +81,13 @@ internal sealed class ByteQueue : IValueTaskSource<int>
                 throw new InvalidOperationException("Only one read may be pending on an in-memory transport.");
             }
 
+            // Cancellation first, as the channel this replaced did: a read whose deadline has passed fails even if
+            // bytes arrived at the same instant.
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<int>(cancellationToken);
+            }
+
             if (_count > 0)
             {
                 return new ValueTask<int>(TakeLocked(destination.Span));
@@ -95,11 +102,6 @@ internal sealed class ByteQueue : IValueTaskSource<int>
 
                 _onEnd?.Invoke();
                 return new ValueTask<int>(0);
-            }
-
-            if (cancellationToken.IsCancellationRequested)
-            {
-                return ValueTask.FromCanceled<int>(cancellationToken);
             }
 
             _core.Reset();

@@ -62,6 +62,10 @@ internal static class ScaleBench
         o.WriteLine(F($"peak working set          {r.PeakWorkingSet / (1024.0 * 1024),10:F0} MB"));
         o.WriteLine(F($"virtual clock             {r.Steps,10} steps, {r.TimersFired} timers fired"));
         o.WriteLine(F($"pool work items           {r.WorkItems,10} ({(double)r.WorkItems / Math.Max(1, r.Steps):F1} per step, {r.Wall.TotalMilliseconds * 1000 / Math.Max(1, r.WorkItems):F2} us of wall each; one thread, exact quiescence; {Quiescence.Requeues} of them the driver's own)"));
+        // Process-wide figures (the run is most of the process): CPU is the stable measure on a shared machine, where
+        // wall time moves with the other processes' load; allocation and GC show what the stack costs beyond its work.
+        o.WriteLine(F($"process CPU time          {Environment.CpuUsage.TotalTime.TotalSeconds,10:F2} s (user {Environment.CpuUsage.UserTime.TotalSeconds:F2} s; all threads: pool, GC, JIT)"));
+        o.WriteLine(F($"allocated / GC            {GC.GetTotalAllocatedBytes() / (1024.0 * 1024 * 1024),10:F2} GB, gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, pauses {GC.GetTotalPauseDuration().TotalSeconds:F2} s"));
         o.WriteLine("where the wall time went:");
         foreach (var (what, time) in r.Breakdown)
             o.WriteLine(F($"  {what,-52} {time.TotalSeconds,8:F2} s"));
