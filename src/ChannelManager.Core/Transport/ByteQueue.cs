@@ -28,6 +28,7 @@ internal sealed class ByteQueue : IValueTaskSource<int>
     private bool _completed;
     private Exception? _error;
     private bool _waiting;
+    private int _deferredResult = -1;
     private Memory<byte> _destination;
     private CancellationToken _waitToken;
     private CancellationTokenRegistration _registration;
@@ -122,7 +123,13 @@ internal sealed class ByteQueue : IValueTaskSource<int>
     }
 
     /// <summary>Appends bytes (copied: the caller may reuse its buffer). Lost if the stream was completed, as on a dead line.</summary>
-    public void Write(ReadOnlySpan<byte> data)
+    public void Write(ReadOnlySpan<byte> data) => Write(data, deferWake: false);
+
+    /// <summary>
+    /// As <see cref="Write(ReadOnlySpan{byte})"/>; with <paramref name="deferWake"/> a waiting reader gets the bytes now
+    /// but is woken only by the next <see cref="WakeDeferred"/>, which the writer calls once it holds no lock.
+    /// </summary>
+    public void Write(ReadOnlySpan<byte> data, bool deferWake)
     {
         if (data.IsEmpty)
         {
@@ -149,9 +156,36 @@ internal sealed class ByteQueue : IValueTaskSource<int>
             AppendLocked(data[delivered..]);
             _waiting = false;
             _destination = default;
+            if (deferWake)
+            {
+                _deferredResult = delivered;
+                return;
+            }
         }
 
-        _core.SetResult(delivered);
+        Signal(delivered, inline: false);
+    }
+
+    /// <summary>
+    /// Wakes the reader a deferred write filled, running its continuation on this thread (inline): the caller is a
+    /// loop on the thread pool that holds no lock and has nothing else to do until the reader yields, so the hand-off
+    /// through the pool queue is saved. No-op when no wake is pending.
+    /// </summary>
+    public void WakeDeferred()
+    {
+        int result;
+        lock (_gate)
+        {
+            if (_deferredResult < 0)
+            {
+                return;
+            }
+
+            result = _deferredResult;
+            _deferredResult = -1;
+        }
+
+        Signal(result, inline: true);
     }
 
     /// <summary>Ends the stream: the reader drains what is buffered, then reads 0 (or gets <paramref name="error"/>, at once).</summary>
@@ -177,11 +211,12 @@ internal sealed class ByteQueue : IValueTaskSource<int>
 
         if (error is not null)
         {
+            _core.RunContinuationsAsynchronously = true;
             _core.SetException(error);
         }
         else
         {
-            _core.SetResult(0);
+            Signal(0, inline: false);
         }
     }
 
@@ -217,7 +252,18 @@ internal sealed class ByteQueue : IValueTaskSource<int>
             _destination = default;
         }
 
+        _core.RunContinuationsAsynchronously = true;
         _core.SetException(new OperationCanceledException(token));
+    }
+
+    /// <summary>
+    /// Completes the wait. Only the party that cleared <c>_waiting</c> under the lock gets here, once per wait, so
+    /// setting the continuation mode just before is race-free (the reader cannot reset the source before GetResult).
+    /// </summary>
+    private void Signal(int result, bool inline)
+    {
+        _core.RunContinuationsAsynchronously = !inline;
+        _core.SetResult(result);
     }
 
     private int TakeLocked(Span<byte> destination)

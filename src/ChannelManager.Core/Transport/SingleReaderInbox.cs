@@ -26,11 +26,30 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private bool _completed;
     private bool _waiting;
+    private bool _wakeDeferred;
     private CancellationToken _waitToken;
     private CancellationTokenRegistration _registration;
 
-    /// <summary>Queues an item; false once the queue is completed.</summary>
-    public bool TryWrite(T item)
+    /// <summary>Items queued and not yet read.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _items.Count;
+            }
+        }
+    }
+
+    /// <summary>Queues an item; false once the queue is completed. A waiting reader is woken asynchronously.</summary>
+    public bool TryWrite(T item) => TryWrite(item, deferWake: false);
+
+    /// <summary>
+    /// Queues an item; with <paramref name="deferWake"/> a waiting reader is not woken here but by the next
+    /// <see cref="WakeDeferred"/>, which the writer calls once it holds no lock (it must call it).
+    /// </summary>
+    internal bool TryWrite(T item, bool deferWake)
     {
         lock (_gate)
         {
@@ -46,10 +65,35 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
             }
 
             _waiting = false;
+            if (deferWake)
+            {
+                _wakeDeferred = true;
+                return true;
+            }
         }
 
-        _core.SetResult(true);
+        Signal(true, inline: false);
         return true;
+    }
+
+    /// <summary>
+    /// Wakes the reader a deferred write left waiting, running its continuation on this thread (inline): the caller
+    /// is a loop on the thread pool that holds no lock and has nothing else to do until the reader yields, so the
+    /// hand-off through the pool queue is saved. No-op when no wake is pending.
+    /// </summary>
+    internal void WakeDeferred()
+    {
+        lock (_gate)
+        {
+            if (!_wakeDeferred)
+            {
+                return;
+            }
+
+            _wakeDeferred = false;
+        }
+
+        Signal(true, inline: true);
     }
 
     /// <summary>Takes the oldest item, if any.</summary>
@@ -123,7 +167,7 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
             _waiting = false;
         }
 
-        _core.SetResult(false);
+        Signal(false, inline: false);
     }
 
     bool IValueTaskSource<bool>.GetResult(short token)
@@ -139,6 +183,16 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
     void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
 
+    /// <summary>
+    /// Completes the wait. Only the party that cleared <c>_waiting</c> under the lock gets here, once per wait, so
+    /// setting the continuation mode just before is race-free (the reader cannot reset the source before GetResult).
+    /// </summary>
+    private void Signal(bool result, bool inline)
+    {
+        _core.RunContinuationsAsynchronously = !inline;
+        _core.SetResult(result);
+    }
+
     private void CancelWait(CancellationToken token)
     {
         lock (_gate)
@@ -151,6 +205,7 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
             _waiting = false;
         }
 
+        _core.RunContinuationsAsynchronously = true;
         _core.SetException(new OperationCanceledException(token));
     }
 }
