@@ -118,6 +118,9 @@ internal sealed class ModemSession : IDisposable
     /// <summary>True if the trigger is permitted or ignored in the current state (as Stateless's CanFire).</summary>
     public bool CanFire(ModemTrigger trigger) => _transitions.ContainsKey((_state, trigger));
 
+    /// <summary>The Stateless machine the table was read from (tests compare the two).</summary>
+    internal StateMachine<ModemState, ModemTrigger> Machine => _machine;
+
     private bool Fire(ModemTrigger trigger, bool mustBeLegal)
     {
         lock (_gate)
