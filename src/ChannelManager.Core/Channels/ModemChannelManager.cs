@@ -259,33 +259,21 @@ public sealed class ModemChannelManager : IAsyncDisposable
     }
 
     /// <summary>Takes a modem out of service (operator action) or returns it; an in-call modem finishes its call first.</summary>
-    public bool SetOutOfService(string modemName, bool outOfService)
-    {
-        lock (_gate)
-        {
-            var slot = _slots.FirstOrDefault(s => string.Equals(s.Name, modemName, StringComparison.OrdinalIgnoreCase));
-            if (slot is null)
-            {
-                return false;
-            }
-
-            slot.OutOfService = outOfService;
-            if (slot.Availability is ModemAvailability.Idle or ModemAvailability.Quarantined or ModemAvailability.OutOfService)
-            {
-                slot.Availability = outOfService ? ModemAvailability.OutOfService : slot.Faulted ? ModemAvailability.Quarantined : ModemAvailability.Idle;
-            }
-        }
-
-        Signal();
-        return true;
-    }
+    public bool SetOutOfService(string modemName, bool outOfService) => ChangeService(modemName, slot => slot.OutOfService = outOfService);
 
     /// <summary>
     /// Active/active (docs/scale-out.md §6): another host holds <paramref name="modemName"/>'s lease (true) or this one
     /// does again (false). A held modem is used for nothing here — no call, health check or answer — and is shown as
     /// <see cref="ModemAvailability.HeldByPeer"/>, never as a fault; a call on it finishes first (<see cref="IsBusy"/>).
     /// </summary>
-    public bool SetHeldByPeer(string modemName, bool heldByPeer)
+    public bool SetHeldByPeer(string modemName, bool heldByPeer) => ChangeService(modemName, slot => slot.HeldByPeer = heldByPeer);
+
+    /// <summary>
+    /// Applies an out-of-service change (operator's or peer's) and, unless the modem is in a call or a check (which
+    /// settles it when it ends), moves it to what it now is: out of service while either flag holds, else quarantined
+    /// if faulted, else idle.
+    /// </summary>
+    private bool ChangeService(string modemName, Action<ModemSlot> change)
     {
         lock (_gate)
         {
@@ -295,7 +283,7 @@ public sealed class ModemChannelManager : IAsyncDisposable
                 return false;
             }
 
-            slot.HeldByPeer = heldByPeer;
+            change(slot);
             if (slot.Availability is ModemAvailability.Idle or ModemAvailability.Quarantined or ModemAvailability.OutOfService)
             {
                 slot.Availability = slot.OutOfService ? ModemAvailability.OutOfService : slot.Faulted ? ModemAvailability.Quarantined : ModemAvailability.Idle;
