@@ -29,6 +29,14 @@ public interface IModemDevice : IAsyncDisposable
     /// <summary>Escalating recovery of a hung modem: escape, ATH, ATZ, DTR drop where wired, reopen the port.</summary>
     Task<ModemResult> ResetAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Closes the link to the modem (the TCP connection to its serial server, or its port) until the next operation
+    /// reopens it. Active/active (docs/scale-out.md §6): a modem handed to another host must give up the serial server's
+    /// connection first — most accept one client per port, so the new owner's set-up would otherwise fail and count
+    /// against a healthy modem. Never called during a call.
+    /// </summary>
+    Task ReleaseLinkAsync(CancellationToken cancellationToken);
+
     /// <summary>Unsolicited result codes (RING, +CLIP, +CREG …) seen while the modem is in command mode.</summary>
     ChannelReader<ModemReply> Unsolicited { get; }
 }

@@ -294,6 +294,30 @@ public sealed class ModemChannelManager : IAsyncDisposable
         return true;
     }
 
+    /// <summary>
+    /// Active/active hand-over: closes the link of <paramref name="modemName"/> once a peer holds it and nothing runs on
+    /// it (<see cref="IModemDevice.ReleaseLinkAsync"/>), so the new owner can connect to a one-client serial server.
+    /// False (nothing closed) if the modem is unknown, not held by a peer, or still in a call or check.
+    /// </summary>
+    public async Task<bool> ReleaseLinkAsync(string modemName, CancellationToken cancellationToken)
+    {
+        IModemDevice device;
+        lock (_gate)
+        {
+            var slot = _slots.FirstOrDefault(s => string.Equals(s.Name, modemName, StringComparison.OrdinalIgnoreCase));
+            if (slot is null || !slot.HeldByPeer || slot.Availability is ModemAvailability.InCall or ModemAvailability.Checking)
+            {
+                return false;
+            }
+
+            // HeldByPeer keeps calls, checks and answers off this modem, so nothing reopens the link behind us.
+            device = slot.Device;
+        }
+
+        await device.ReleaseLinkAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
     /// <summary>True while <paramref name="modemName"/> is in a call or a health check (its lease must not be given up yet).</summary>
     public bool IsBusy(string modemName)
     {

@@ -130,6 +130,37 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
 
     internal ModemSession Session => _session;
 
+    /// <inheritdoc />
+    public async Task ReleaseLinkAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed == 1, this);
+        await _operationLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_pump is { } pump)
+            {
+                _pump = null;
+                await pump.StopAsync();
+            }
+
+            if (_transport.IsOpen)
+            {
+                try
+                {
+                    await _transport.CloseAsync(cancellationToken);
+                }
+                catch (TransportFailureException ex)
+                {
+                    Log.LinkEnded(_logger, Name, ex.Message); // closed either way; the next operation reopens it
+                }
+            }
+        }
+        finally
+        {
+            _operationLock.Release();
+        }
+    }
+
     private async Task<ModemResult> RunExclusiveAsync(string operation, Func<List<string>, CancellationToken, Task<(OutcomeCode Code, ModemReply? Final)>> body, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed == 1, this);

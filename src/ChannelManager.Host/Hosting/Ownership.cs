@@ -217,6 +217,8 @@ internal sealed class OwnershipService(
 
             if (Busy(resource))
                 continue; // its calls end first; the lease is renewed meanwhile
+            if (resource.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal) && !await ReleaseLinkAsync(OwnershipPlan.ModemOf(resource), cancellationToken).ConfigureAwait(false))
+                continue; // its link is still open: tried again next round, the lease renewed meanwhile
             try
             {
                 await ownership.Leases.ReleaseLeaseAsync(resource, ownership.HostId, CancellationToken.None).ConfigureAwait(false);
@@ -226,6 +228,27 @@ internal sealed class OwnershipService(
             {
                 // Not released now: still renewed (and still not used); tried again next round.
             }
+        }
+    }
+
+    /// <summary>
+    /// Closes the handed-over modem's link before its lease goes: a serial server that takes one client per port would
+    /// refuse the new owner (a set-up fault against a healthy modem) while this host's idle connection stays open.
+    /// Bounded by the retry interval so a hung close cannot stall the loop past the lease.
+    /// </summary>
+    private async Task<bool> ReleaseLinkAsync(string modem, CancellationToken cancellationToken)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(ownership.Timing.RetryInterval);
+        try
+        {
+            await channels.ReleaseLinkAsync(modem, bound.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            OwnershipLog.LinkNotReleased(logger, ownership.HostId, modem, ownership.Timing.RetryInterval);
+            return false;
         }
     }
 
@@ -387,4 +410,7 @@ internal static partial class OwnershipLog
 
     [LoggerMessage(7306, LogLevel.Information, "Host {HostId} handed its whole share over")]
     public static partial void Drained(ILogger logger, string hostId);
+
+    [LoggerMessage(7307, LogLevel.Warning, "Host {HostId} could not close modem {Modem}'s link within {Bound}: it keeps the lease (unused) and tries again")]
+    public static partial void LinkNotReleased(ILogger logger, string hostId, string modem, TimeSpan bound);
 }

@@ -62,6 +62,8 @@ internal sealed class TimedModem(IModemDevice inner, TimeProvider time) : IModem
         }
     }
 
+    public Task ReleaseLinkAsync(CancellationToken cancellationToken) => inner.ReleaseLinkAsync(cancellationToken);
+
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
     /// <summary>Closes a busy period still open at the end of the run.</summary>

@@ -64,7 +64,7 @@ internal sealed class AtModemRig : IAsyncDisposable
     };
 
     /// <summary>Starts socat, the simulator running scenario modem <paramref name="modemName"/>, ser2net if asked, and an AtModem that owns its transport.</summary>
-    public static async Task<AtModemRig> StartAsync(RigLink link, string modemName)
+    public static async Task<AtModemRig> StartAsync(RigLink link, string modemName, bool kickOldUser = true)
     {
         var pty = await SocatPtyPair.StartAsync().WaitAsync(Bound);
         ExternalProcess? simulator = null;
@@ -76,11 +76,8 @@ internal sealed class AtModemRig : IAsyncDisposable
             IChannelTransport transport;
             if (link == RigLink.Ser2Net)
             {
-                ser2net = await Ser2NetServer.StartAsync(pty.A).WaitAsync(Bound);
-                var tcp = TcpTransportOptions.Parse(ser2net.Endpoint);
-                tcp.ConnectTimeout = TimeSpan.FromSeconds(3);
-                tcp.WriteTimeout = TimeSpan.FromSeconds(1);
-                transport = new TcpChannelTransport(tcp, TimeProvider.System);
+                ser2net = await Ser2NetServer.StartAsync(pty.A, kickOldUser: kickOldUser).WaitAsync(Bound);
+                transport = TcpLink(ser2net);
             }
             else
             {
@@ -113,6 +110,21 @@ internal sealed class AtModemRig : IAsyncDisposable
             await pty.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Another AT engine on the same ser2net port, as a second host sees the shared modem (active/active); the caller
+    /// disposes it.
+    /// </summary>
+    public AtModem SecondHostModem(string name) =>
+        new(TcpLink(_ser2net ?? throw new InvalidOperationException("Only a ser2net rig has a port a second host can reach.")), ownsTransport: true, Options(name), TimeProvider.System);
+
+    private static TcpChannelTransport TcpLink(Ser2NetServer ser2net)
+    {
+        var tcp = TcpTransportOptions.Parse(ser2net.Endpoint);
+        tcp.ConnectTimeout = TimeSpan.FromSeconds(3);
+        tcp.WriteTimeout = TimeSpan.FromSeconds(1);
+        return new TcpChannelTransport(tcp, TimeProvider.System);
     }
 
     /// <summary>For assertion messages: what the simulator process printed.</summary>

@@ -27,7 +27,13 @@ internal sealed class Ser2NetServer : IAsyncDisposable
 
     public string Endpoint => $"tcp://127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
 
-    public static async Task<Ser2NetServer> StartAsync(string device, int baudRate = 19200)
+    /// <param name="device">The serial device to export.</param>
+    /// <param name="baudRate">Its speed.</param>
+    /// <param name="kickOldUser">
+    /// true (the rigs' default): a new client takes the port from the old one. false: ser2net's own default — one client
+    /// per port, a second is turned away while the first stays connected (as on most commercial serial servers).
+    /// </param>
+    public static async Task<Ser2NetServer> StartAsync(string device, int baudRate = 19200, bool kickOldUser = true)
     {
         var dir = Directory.CreateTempSubdirectory("cm-ser2net-").FullName;
         var port = Loopback.FreeTcpPort();
@@ -40,7 +46,7 @@ internal sealed class Ser2NetServer : IAsyncDisposable
               accepter: tcp,127.0.0.1,{port}
               connector: serialdev,{device},{baudRate}n81,local
               options:
-                kickolduser: true
+                kickolduser: {(kickOldUser ? "true" : "false")}
             admin:
               accepter: tcp,127.0.0.1,{admin}
             """);

@@ -100,6 +100,15 @@ internal sealed class FakeModem : IModemDevice
 
     public Task<ModemResult> ResetAsync(CancellationToken cancellationToken) => OnReset(cancellationToken);
 
+    /// <summary>How often the Channel Manager closed this modem's link (active/active hand-over).</summary>
+    public int LinkReleases { get; private set; }
+
+    public Task ReleaseLinkAsync(CancellationToken cancellationToken)
+    {
+        LinkReleases++;
+        return Task.CompletedTask;
+    }
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private Task<ModemResult> Guard(Func<Task<ModemResult>> op, bool enter)

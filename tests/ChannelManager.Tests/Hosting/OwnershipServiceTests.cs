@@ -4,6 +4,7 @@ using ChannelManager.Core.Protocols;
 using ChannelManager.Core.Protocols.Modbus;
 using ChannelManager.Core.Scheduling;
 using ChannelManager.Host.Hosting;
+using ChannelManager.Tests.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -44,10 +45,15 @@ public sealed class OwnershipServiceTests
         {
             await b.StepAsync();
             AssertNoneOwnedTwice(a, b);
+            AssertLinkClosedBeforeHandOver(from: a, to: b);
             await a.StepAsync();
             AssertNoneOwnedTwice(a, b);
+            AssertLinkClosedBeforeHandOver(from: a, to: b);
             _time.Advance(Timing.RetryInterval);
         }
+
+        // fe-a closed the link of exactly the modems it handed over (once each), and kept the others' open.
+        Assert.All(_plan.ModemResources, m => Assert.Equal(b.Ownership.IsUsable(m) ? 1 : 0, a.Modems[OwnershipPlan.ModemOf(m)].LinkReleases));
 
         // Disjoint and covering: every outstation and modem has exactly one owner, and both hosts have a share.
         Assert.All(_plan.ShardOf.Keys, o => Assert.True(a.Ownership.Owns(o) ^ b.Ownership.Owns(o), o));
@@ -117,6 +123,15 @@ public sealed class OwnershipServiceTests
         }
     }
 
+    /// <summary>A modem usable by the new owner was first closed by the old one (a one-client serial server would refuse it otherwise).</summary>
+    private void AssertLinkClosedBeforeHandOver(TestHost from, TestHost to)
+    {
+        foreach (var modem in _plan.ModemResources.Where(to.Ownership.IsUsable))
+        {
+            Assert.True(from.Modems[OwnershipPlan.ModemOf(modem)].LinkReleases > 0, $"{modem} usable by {to.Id} while {from.Id} still has its link open");
+        }
+    }
+
     private TestHost NewHost(string id)
     {
         var ownership = new ActiveActiveOwnership(_plan, _leases, id, Timing, _time);
@@ -130,15 +145,21 @@ public sealed class OwnershipServiceTests
             _time,
             () => 0.5)
         { Ownership = ownership };
-        var channels = new ModemChannelManager([], new ChannelManagerOptions(), _time);
+        var modems = _plan.ModemResources.Select(r => new FakeModem(OwnershipPlan.ModemOf(r))).ToDictionary(m => m.Name, StringComparer.Ordinal);
+        var channels = new ModemChannelManager(modems.Values.Select(m => ((IModemDevice)m, ModemRole.Default)), new ChannelManagerOptions(), _time);
         var exit = new ServiceExitState();
         var lifetime = Substitute.For<IHostApplicationLifetime>();
         var service = new OwnershipService(ownership, scheduler, channels, exit, lifetime, _time, NullLogger<OwnershipService>.Instance);
-        return new TestHost(id, ownership, service, exit, lifetime, _leases);
+        return new TestHost(id, ownership, service, exit, lifetime, _leases, modems);
     }
 
-    private sealed class TestHost(string id, ActiveActiveOwnership ownership, OwnershipService service, ServiceExitState exit, IHostApplicationLifetime lifetime, MemoryLeases leases)
+    private sealed class TestHost(string id, ActiveActiveOwnership ownership, OwnershipService service, ServiceExitState exit, IHostApplicationLifetime lifetime, MemoryLeases leases, IReadOnlyDictionary<string, FakeModem> modems)
     {
+        public string Id => id;
+
+        /// <summary>This host's devices for the shared modems (each host opens its own connection to every one).</summary>
+        public IReadOnlyDictionary<string, FakeModem> Modems { get; } = modems;
+
         public ActiveActiveOwnership Ownership { get; } = ownership;
 
         public ServiceExitState Exit { get; } = exit;
