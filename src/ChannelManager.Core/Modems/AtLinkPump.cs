@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using ChannelManager.Core.Transport;
 
@@ -32,11 +31,9 @@ internal sealed class AtLinkPump : IAsyncDisposable
     private readonly AtLineAssembler _assembler;
     private readonly CarrierLossDetector _detector = new();
     private readonly List<byte> _dataOut = [];
-    // Reply lines for the command being run. Not a Channel: SingleReaderInbox wakes the waiting command through the
-    // local thread-pool queue without allocating (issue 9); like the channel it never runs the reader on our stack.
-    private readonly SingleReaderInbox<ModemReply> _lines = new();
+    private readonly Channel<ModemReply> _lines = Channel.CreateUnbounded<ModemReply>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stop;
-    private ByteQueue? _data;
+    private Channel<byte[]>? _data;
     private ModemDataChannel? _dataChannel;
     private string? _echoCandidate;
     private bool _expectConnect;
@@ -46,8 +43,6 @@ internal sealed class AtLinkPump : IAsyncDisposable
     private long _holdGeneration;
     private Task _loop = Task.CompletedTask;
     private bool _stopped;
-    private bool _deferWakes;
-    private ByteQueue? _deferredData;
 
     public AtLinkPump(IChannelTransport transport, AtModemOptions options, TimeProvider time, ChannelWriter<ModemReply> unsolicited,
         Action<AtLinkPump, LinkEvent> onEvent, Action<ModemReply> onLine, CancellationToken lifetime)
@@ -131,7 +126,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
     {
         lock (_sync)
         {
-            while (_lines.TryRead(out _))
+            while (_lines.Reader.TryRead(out _))
             {
             }
 
@@ -150,14 +145,11 @@ internal sealed class AtLinkPump : IAsyncDisposable
     }
 
     /// <summary>Next queued reply line; null once the link has ended and the queue is empty.</summary>
-    public ValueTask<ModemReply?> ReadLineAsync(CancellationToken cancellationToken) =>
-        !cancellationToken.IsCancellationRequested && _lines.TryRead(out var line) ? new ValueTask<ModemReply?>(line) : WaitForLineAsync(cancellationToken);
-
-    private async ValueTask<ModemReply?> WaitForLineAsync(CancellationToken cancellationToken)
+    public async ValueTask<ModemReply?> ReadLineAsync(CancellationToken cancellationToken)
     {
-        while (await _lines.WaitToReadAsync(cancellationToken))
+        while (await _lines.Reader.WaitToReadAsync(cancellationToken))
         {
-            if (_lines.TryRead(out var line))
+            if (_lines.Reader.TryRead(out var line))
             {
                 return line;
             }
@@ -206,35 +198,15 @@ internal sealed class AtLinkPump : IAsyncDisposable
                 }
 
                 bool carrierLost;
-                ByteQueue? dataToWake;
                 lock (_sync)
                 {
-                    _deferWakes = true;
-                    try
-                    {
-                        carrierLost = Process(buffer.AsSpan(0, n));
-                    }
-                    finally
-                    {
-                        _deferWakes = false;
-                        dataToWake = _deferredData;
-                        _deferredData = null;
-                    }
+                    carrierLost = Process(buffer.AsSpan(0, n));
                 }
 
                 if (carrierLost)
                 {
                     _onEvent(this, LinkEvent.CarrierLost);
                 }
-
-                // Wake the command waiting for a reply line, or the driver waiting for data, that this chunk completed
-                // — here, on this thread, now that our lock is released (issue 9: one thread-pool hand-off fewer per
-                // AT reply and per protocol reply). Safe because this loop holds nothing and has nothing else to do
-                // until the woken code yields at its next real await; that code may call back into this pump
-                // (BeginCommand, EnterCommandMode, even StopAsync, which awaits this loop and so yields at once).
-                // The link event above goes first, as before, when the woken code could only run later.
-                _lines.WakeDeferred();
-                dataToWake?.WakeDeferred();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -256,7 +228,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
         {
             _ended = true;
             EndDataLocked();
-            _lines.Complete();
+            _lines.Writer.TryComplete();
         }
 
         if (!stopped)
@@ -340,7 +312,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
                 continue;
             }
 
-            _lines.TryWrite(reply, _deferWakes);
+            _lines.Writer.TryWrite(reply);
             if (reply.Kind == ModemReplyKind.Connect && _expectConnect)
             {
                 StartDataLocked(swallowLf: _assembler.LastTerminator == (byte)'\r' && reply.NumericCode is null);
@@ -357,8 +329,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _dataMode = true;
         _swallowLf = swallowLf;
         _detector.Reset();
-        _data = new ByteQueue();
-        _dataChannel = new ModemDataChannel(_transport, _data, this, _time, _options.CarrierPollInterval);
+        _data = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        _dataChannel = new ModemDataChannel(_transport, _data.Reader, this, _time, _options.CarrierPollInterval);
     }
 
     private void EndDataLocked()
@@ -375,7 +347,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _swallowLf = false;
         _assembler.Reset();
         _dataChannel?.MarkEnded();
-        _data?.Complete();
+        _data?.Writer.TryComplete();
     }
 
     private void FlushDataLocked()
@@ -385,19 +357,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
             return;
         }
 
-        // Copied by the queue (no per-chunk array). Its reader is never woken under our lock: asynchronously, or (from
-        // the read loop) by RunAsync once the lock is released. One deferred queue per chunk; a second (data, NO CARRIER
-        // and a new CONNECT in one chunk) is woken asynchronously.
-        if (_data is { } data)
-        {
-            var defer = _deferWakes && (_deferredData is null || ReferenceEquals(_deferredData, data));
-            data.Write(CollectionsMarshal.AsSpan(_dataOut), defer);
-            if (defer)
-            {
-                _deferredData = data;
-            }
-        }
-
+        _data?.Writer.TryWrite(_dataOut.ToArray());
         _dataOut.Clear();
     }
 
