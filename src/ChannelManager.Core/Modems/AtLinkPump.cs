@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using ChannelManager.Core.Transport;
 
@@ -31,9 +32,11 @@ internal sealed class AtLinkPump : IAsyncDisposable
     private readonly AtLineAssembler _assembler;
     private readonly CarrierLossDetector _detector = new();
     private readonly List<byte> _dataOut = [];
-    private readonly Channel<ModemReply> _lines = Channel.CreateUnbounded<ModemReply>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    // Reply lines for the command being run. Not a Channel: SingleReaderInbox wakes the waiting command through the
+    // local thread-pool queue without allocating (issue 9); like the channel it never runs the reader on our stack.
+    private readonly SingleReaderInbox<ModemReply> _lines = new();
     private readonly CancellationTokenSource _stop;
-    private Channel<byte[]>? _data;
+    private ByteQueue? _data;
     private ModemDataChannel? _dataChannel;
     private string? _echoCandidate;
     private bool _expectConnect;
@@ -43,6 +46,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
     private long _holdGeneration;
     private Task _loop = Task.CompletedTask;
     private bool _stopped;
+    private bool _deferWakes;
+    private ByteQueue? _deferredData;
 
     public AtLinkPump(IChannelTransport transport, AtModemOptions options, TimeProvider time, ChannelWriter<ModemReply> unsolicited,
         Action<AtLinkPump, LinkEvent> onEvent, Action<ModemReply> onLine, CancellationToken lifetime)
@@ -126,7 +131,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
     {
         lock (_sync)
         {
-            while (_lines.Reader.TryRead(out _))
+            while (_lines.TryRead(out _))
             {
             }
 
@@ -145,11 +150,14 @@ internal sealed class AtLinkPump : IAsyncDisposable
     }
 
     /// <summary>Next queued reply line; null once the link has ended and the queue is empty.</summary>
-    public async ValueTask<ModemReply?> ReadLineAsync(CancellationToken cancellationToken)
+    public ValueTask<ModemReply?> ReadLineAsync(CancellationToken cancellationToken) =>
+        !cancellationToken.IsCancellationRequested && _lines.TryRead(out var line) ? new ValueTask<ModemReply?>(line) : WaitForLineAsync(cancellationToken);
+
+    private async ValueTask<ModemReply?> WaitForLineAsync(CancellationToken cancellationToken)
     {
-        while (await _lines.Reader.WaitToReadAsync(cancellationToken))
+        while (await _lines.WaitToReadAsync(cancellationToken))
         {
-            if (_lines.Reader.TryRead(out var line))
+            if (_lines.TryRead(out var line))
             {
                 return line;
             }
@@ -198,15 +206,35 @@ internal sealed class AtLinkPump : IAsyncDisposable
                 }
 
                 bool carrierLost;
+                ByteQueue? dataToWake;
                 lock (_sync)
                 {
-                    carrierLost = Process(buffer.AsSpan(0, n));
+                    _deferWakes = true;
+                    try
+                    {
+                        carrierLost = Process(buffer.AsSpan(0, n));
+                    }
+                    finally
+                    {
+                        _deferWakes = false;
+                        dataToWake = _deferredData;
+                        _deferredData = null;
+                    }
                 }
 
                 if (carrierLost)
                 {
                     _onEvent(this, LinkEvent.CarrierLost);
                 }
+
+                // Wake the command waiting for a reply line, or the driver waiting for data, that this chunk completed
+                // — here, on this thread, now that our lock is released (issue 9: one thread-pool hand-off fewer per
+                // AT reply and per protocol reply). Safe because this loop holds nothing and has nothing else to do
+                // until the woken code yields at its next real await; that code may call back into this pump
+                // (BeginCommand, EnterCommandMode, even StopAsync, which awaits this loop and so yields at once).
+                // The link event above goes first, as before, when the woken code could only run later.
+                _lines.WakeDeferred();
+                dataToWake?.WakeDeferred();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -228,7 +256,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
         {
             _ended = true;
             EndDataLocked();
-            _lines.Writer.TryComplete();
+            _lines.Complete();
         }
 
         if (!stopped)
@@ -312,7 +340,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
                 continue;
             }
 
-            _lines.Writer.TryWrite(reply);
+            _lines.TryWrite(reply, _deferWakes);
             if (reply.Kind == ModemReplyKind.Connect && _expectConnect)
             {
                 StartDataLocked(swallowLf: _assembler.LastTerminator == (byte)'\r' && reply.NumericCode is null);
@@ -329,8 +357,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _dataMode = true;
         _swallowLf = swallowLf;
         _detector.Reset();
-        _data = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        _dataChannel = new ModemDataChannel(_transport, _data.Reader, this, _time, _options.CarrierPollInterval);
+        _data = new ByteQueue();
+        _dataChannel = new ModemDataChannel(_transport, _data, this, _time, _options.CarrierPollInterval);
     }
 
     private void EndDataLocked()
@@ -347,7 +375,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _swallowLf = false;
         _assembler.Reset();
         _dataChannel?.MarkEnded();
-        _data?.Writer.TryComplete();
+        _data?.Complete();
     }
 
     private void FlushDataLocked()
@@ -357,7 +385,19 @@ internal sealed class AtLinkPump : IAsyncDisposable
             return;
         }
 
-        _data?.Writer.TryWrite(_dataOut.ToArray());
+        // Copied by the queue (no per-chunk array). Its reader is never woken under our lock: asynchronously, or (from
+        // the read loop) by RunAsync once the lock is released. One deferred queue per chunk; a second (data, NO CARRIER
+        // and a new CONNECT in one chunk) is woken asynchronously.
+        if (_data is { } data)
+        {
+            var defer = _deferWakes && (_deferredData is null || ReferenceEquals(_deferredData, data));
+            data.Write(CollectionsMarshal.AsSpan(_dataOut), defer);
+            if (defer)
+            {
+                _deferredData = data;
+            }
+        }
+
         _dataOut.Clear();
     }
 
