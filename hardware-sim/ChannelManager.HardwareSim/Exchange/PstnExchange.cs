@@ -388,12 +388,6 @@ internal sealed class CallAttempt
     public IChannelTransport Connect(Func<IChannelTransport, CancellationToken, Task> serve)
     {
         var (callerEnd, calleeEnd) = InMemoryTransport.CreatePair($"pstn:{_entry.ModemName}", $"pstn:{_entry.Number}");
-
-        // The callee's replies wake the calling modem's line reader on the callee's thread (issue 9: one hand-off
-        // fewer per reply). The modem's reader never calls back into the callee synchronously (its writes to the
-        // callee's end wake the callee through the pool), so a callee that wrote while holding a lock of its own
-        // could not deadlock on it.
-        calleeEnd.WakesReaderInline = true;
         _exchange.MarkConnected(_entry);
         var stop = new CancellationTokenSource();
         _stopCallee = () =>

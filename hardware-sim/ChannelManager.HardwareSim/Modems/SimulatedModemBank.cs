@@ -20,10 +20,6 @@ public static class SimulatedModemBank
         foreach (var behaviour in modems)
         {
             var (hostEnd, modemEnd) = InMemoryTransport.CreatePair($"sim:{behaviour.Name}", $"sim:{behaviour.Name}:modem");
-
-            // The modem's replies wake the host's reader on the modem's thread (a serial line with no latency): the
-            // modem writes only from its event loop or a pump, holding no lock (issue 9: one hand-off fewer per reply).
-            modemEnd.WakesReaderInline = true;
             var counted = new CountingTransport(hostEnd);
             var modem = new SimulatedModem(behaviour, exchange, time);
             modem.CountHostBytesWith(() => counted.BytesWritten);

@@ -46,8 +46,6 @@ internal sealed class AtLinkPump : IAsyncDisposable
     private long _holdGeneration;
     private Task _loop = Task.CompletedTask;
     private bool _stopped;
-    private bool _deferWakes;
-    private ByteQueue? _deferredData;
 
     public AtLinkPump(IChannelTransport transport, AtModemOptions options, TimeProvider time, ChannelWriter<ModemReply> unsolicited,
         Action<AtLinkPump, LinkEvent> onEvent, Action<ModemReply> onLine, CancellationToken lifetime)
@@ -206,35 +204,15 @@ internal sealed class AtLinkPump : IAsyncDisposable
                 }
 
                 bool carrierLost;
-                ByteQueue? dataToWake;
                 lock (_sync)
                 {
-                    _deferWakes = true;
-                    try
-                    {
-                        carrierLost = Process(buffer.AsSpan(0, n));
-                    }
-                    finally
-                    {
-                        _deferWakes = false;
-                        dataToWake = _deferredData;
-                        _deferredData = null;
-                    }
+                    carrierLost = Process(buffer.AsSpan(0, n));
                 }
 
                 if (carrierLost)
                 {
                     _onEvent(this, LinkEvent.CarrierLost);
                 }
-
-                // Wake the command waiting for a reply line, or the driver waiting for data, that this chunk completed
-                // — here, on this thread, now that our lock is released (issue 9: one thread-pool hand-off fewer per
-                // AT reply and per protocol reply). Safe because this loop holds nothing and has nothing else to do
-                // until the woken code yields at its next real await; that code may call back into this pump
-                // (BeginCommand, EnterCommandMode, even StopAsync, which awaits this loop and so yields at once).
-                // The link event above goes first, as before, when the woken code could only run later.
-                _lines.WakeDeferred();
-                dataToWake?.WakeDeferred();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -340,7 +318,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
                 continue;
             }
 
-            _lines.TryWrite(reply, _deferWakes);
+            _lines.TryWrite(reply);
             if (reply.Kind == ModemReplyKind.Connect && _expectConnect)
             {
                 StartDataLocked(swallowLf: _assembler.LastTerminator == (byte)'\r' && reply.NumericCode is null);
@@ -385,19 +363,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
             return;
         }
 
-        // Copied by the queue (no per-chunk array). Its reader is never woken under our lock: asynchronously, or (from
-        // the read loop) by RunAsync once the lock is released. One deferred queue per chunk; a second (data, NO CARRIER
-        // and a new CONNECT in one chunk) is woken asynchronously.
-        if (_data is { } data)
-        {
-            var defer = _deferWakes && (_deferredData is null || ReferenceEquals(_deferredData, data));
-            data.Write(CollectionsMarshal.AsSpan(_dataOut), defer);
-            if (defer)
-            {
-                _deferredData = data;
-            }
-        }
-
+        // Copied by the queue (no per-chunk array); its reader is woken through the thread pool, never under our lock.
+        _data?.Write(CollectionsMarshal.AsSpan(_dataOut));
         _dataOut.Clear();
     }
 

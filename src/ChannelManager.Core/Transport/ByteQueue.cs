@@ -28,7 +28,6 @@ internal sealed class ByteQueue : IValueTaskSource<int>
     private bool _completed;
     private Exception? _error;
     private bool _waiting;
-    private int _deferredResult = -1;
     private Memory<byte> _destination;
     private CancellationToken _waitToken;
     private CancellationTokenRegistration _registration;
@@ -122,14 +121,13 @@ internal sealed class ByteQueue : IValueTaskSource<int>
         return new ValueTask<int>(this, version);
     }
 
-    /// <summary>Appends bytes (copied: the caller may reuse its buffer). Lost if the stream was completed, as on a dead line.</summary>
-    public void Write(ReadOnlySpan<byte> data) => Write(data, deferWake: false);
-
     /// <summary>
-    /// As <see cref="Write(ReadOnlySpan{byte})"/>; with <paramref name="deferWake"/> a waiting reader gets the bytes now
-    /// but is woken only by the next <see cref="WakeDeferred"/>, which the writer calls once it holds no lock.
+    /// Appends bytes (copied: the caller may reuse its buffer). Lost if the stream was completed, as on a dead line.
+    /// A waiting reader gets them straight into its buffer and is woken through the thread pool, never on the
+    /// writer's stack: an inline wake lets arbitrary continuations run under the writer (issue 9: a
+    /// WebApplicationFactory's synchronous Host.Dispose ran that way inside a simulated modem's turn and deadlocked).
     /// </summary>
-    public void Write(ReadOnlySpan<byte> data, bool deferWake)
+    public void Write(ReadOnlySpan<byte> data)
     {
         if (data.IsEmpty)
         {
@@ -156,36 +154,9 @@ internal sealed class ByteQueue : IValueTaskSource<int>
             AppendLocked(data[delivered..]);
             _waiting = false;
             _destination = default;
-            if (deferWake)
-            {
-                _deferredResult = delivered;
-                return;
-            }
         }
 
-        Signal(delivered, inline: false);
-    }
-
-    /// <summary>
-    /// Wakes the reader a deferred write filled, running its continuation on this thread (inline): the caller is a
-    /// loop on the thread pool that holds no lock and has nothing else to do until the reader yields, so the hand-off
-    /// through the pool queue is saved. No-op when no wake is pending.
-    /// </summary>
-    public void WakeDeferred()
-    {
-        int result;
-        lock (_gate)
-        {
-            if (_deferredResult < 0)
-            {
-                return;
-            }
-
-            result = _deferredResult;
-            _deferredResult = -1;
-        }
-
-        Signal(result, inline: true);
+        _core.SetResult(delivered);
     }
 
     /// <summary>Ends the stream: the reader drains what is buffered, then reads 0 (or gets <paramref name="error"/>, at once).</summary>
@@ -211,12 +182,11 @@ internal sealed class ByteQueue : IValueTaskSource<int>
 
         if (error is not null)
         {
-            _core.RunContinuationsAsynchronously = true;
             _core.SetException(error);
         }
         else
         {
-            Signal(0, inline: false);
+            _core.SetResult(0);
         }
     }
 
@@ -252,18 +222,7 @@ internal sealed class ByteQueue : IValueTaskSource<int>
             _destination = default;
         }
 
-        _core.RunContinuationsAsynchronously = true;
         _core.SetException(new OperationCanceledException(token));
-    }
-
-    /// <summary>
-    /// Completes the wait. Only the party that cleared <c>_waiting</c> under the lock gets here, once per wait, so
-    /// setting the continuation mode just before is race-free (the reader cannot reset the source before GetResult).
-    /// </summary>
-    private void Signal(int result, bool inline)
-    {
-        _core.RunContinuationsAsynchronously = !inline;
-        _core.SetResult(result);
     }
 
     private int TakeLocked(Span<byte> destination)

@@ -25,14 +25,6 @@ public sealed class InMemoryTransport : IChannelTransport
 
     public bool IsOpen => _open;
 
-    /// <summary>
-    /// When set, a write on this end wakes the peer's waiting reader on the writer's own thread instead of through the
-    /// thread pool (issue 9: the simulator sets it on its modem ends, so a simulated modem's reply is processed by the
-    /// host's AT engine without a hand-off). Only for writers that hold no lock while writing and run on the thread
-    /// pool: the peer's reader runs inside <see cref="WriteAsync"/> until its next await. Off by default.
-    /// </summary>
-    public bool WakesReaderInline { get; set; }
-
     /// <summary>When set, <see cref="OpenAsync"/> fails as a missing or busy port would.</summary>
     public bool FailOpen { get; set; }
 
@@ -84,11 +76,7 @@ public sealed class InMemoryTransport : IChannelTransport
 
         // Copy: the caller may reuse its buffer as soon as the write returns, as with a real port.
         // If the peer has hung up the bytes are lost on the wire, as with a real line.
-        peer._inbound.Write(data.Span, deferWake: WakesReaderInline);
-        if (WakesReaderInline)
-        {
-            peer._inbound.WakeDeferred();
-        }
+        peer._inbound.Write(data.Span);
 
         return ValueTask.CompletedTask;
     }

@@ -26,7 +26,6 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private bool _completed;
     private bool _waiting;
-    private bool _wakeDeferred;
     private CancellationToken _waitToken;
     private CancellationTokenRegistration _registration;
 
@@ -42,14 +41,11 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Queues an item; false once the queue is completed. A waiting reader is woken asynchronously.</summary>
-    public bool TryWrite(T item) => TryWrite(item, deferWake: false);
-
     /// <summary>
-    /// Queues an item; with <paramref name="deferWake"/> a waiting reader is not woken here but by the next
-    /// <see cref="WakeDeferred"/>, which the writer calls once it holds no lock (it must call it).
+    /// Queues an item; false once the queue is completed. A waiting reader is woken through the thread pool, never on
+    /// the writer's stack (the writer may hold a lock; issue 9's CI deadlock came from inline wakes).
     /// </summary>
-    internal bool TryWrite(T item, bool deferWake)
+    public bool TryWrite(T item)
     {
         lock (_gate)
         {
@@ -65,35 +61,10 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
             }
 
             _waiting = false;
-            if (deferWake)
-            {
-                _wakeDeferred = true;
-                return true;
-            }
         }
 
-        Signal(true, inline: false);
+        _core.SetResult(true);
         return true;
-    }
-
-    /// <summary>
-    /// Wakes the reader a deferred write left waiting, running its continuation on this thread (inline): the caller
-    /// is a loop on the thread pool that holds no lock and has nothing else to do until the reader yields, so the
-    /// hand-off through the pool queue is saved. No-op when no wake is pending.
-    /// </summary>
-    internal void WakeDeferred()
-    {
-        lock (_gate)
-        {
-            if (!_wakeDeferred)
-            {
-                return;
-            }
-
-            _wakeDeferred = false;
-        }
-
-        Signal(true, inline: true);
     }
 
     /// <summary>Takes the oldest item, if any.</summary>
@@ -167,7 +138,7 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
             _waiting = false;
         }
 
-        Signal(false, inline: false);
+        _core.SetResult(false);
     }
 
     bool IValueTaskSource<bool>.GetResult(short token)
@@ -183,16 +154,6 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
     void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
 
-    /// <summary>
-    /// Completes the wait. Only the party that cleared <c>_waiting</c> under the lock gets here, once per wait, so
-    /// setting the continuation mode just before is race-free (the reader cannot reset the source before GetResult).
-    /// </summary>
-    private void Signal(bool result, bool inline)
-    {
-        _core.RunContinuationsAsynchronously = !inline;
-        _core.SetResult(result);
-    }
-
     private void CancelWait(CancellationToken token)
     {
         lock (_gate)
@@ -205,7 +166,6 @@ public sealed class SingleReaderInbox<T> : IValueTaskSource<bool>
             _waiting = false;
         }
 
-        _core.RunContinuationsAsynchronously = true;
         _core.SetException(new OperationCanceledException(token));
     }
 }

@@ -57,25 +57,6 @@ public sealed class ByteQueueTests
     }
 
     [Fact]
-    public async Task WakeDeferred_AfterADeferredWrite_RunsTheReaderOnTheCallersThreadThenAndOnlyThen()
-    {
-        var queue = new ByteQueue();
-        var buffer = new byte[8];
-        var read = queue.ReadAsync(buffer, CancellationToken.None).AsTask();
-        var caller = Environment.CurrentManagedThreadId;
-        var ranOn = read.ContinueWith(_ => Environment.CurrentManagedThreadId, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-
-        queue.Write("DATA"u8, deferWake: true);
-        Assert.False(read.IsCompleted);
-        queue.WakeDeferred();
-
-        Assert.True(ranOn.IsCompleted);   // synchronously, inside WakeDeferred
-        Assert.Equal(caller, await ranOn);
-        Assert.Equal(4, await read);
-        queue.WakeDeferred();   // nothing pending: a no-op
-    }
-
-    [Fact]
     public async Task Complete_WhileWaitingOrAfterData_DrainsThenReadsZeroAndCallsOnEnd()
     {
         var ends = 0;

@@ -46,4 +46,32 @@ public sealed class InMemoryTransportTests
         var ex = await Assert.ThrowsAsync<TransportFailureException>(() => pending.WaitAsync(Limit));
         Assert.Equal(TransportFault.NotOpen, ex.Fault);
     }
+
+    /// <summary>
+    /// Issue 9's CI deadlock: the reader's continuation ran inside the peer's WriteAsync (an inline wake), and code
+    /// further up that continuation waited synchronously (WebApplicationFactory's Host.Dispose) for something the
+    /// writer would only do after its write returned. The reader must run off the writer's stack.
+    /// </summary>
+    [Fact]
+    public async Task WriteAsync_ReaderContinuationWaitsSynchronouslyForTheWriter_RunsOffTheWritersStack()
+    {
+        var (left, right) = InMemoryTransport.CreatePair();
+        var buffer = new byte[8];
+        var pending = left.ReadAsync(buffer, CancellationToken.None);
+        Assert.False(pending.IsCompleted);
+        using var writeReturned = new ManualResetEventSlim();
+        var sawWriteReturn = ReadThenWaitForTheWriterAsync(pending, writeReturned);
+
+        await right.WriteAsync("OK\r\n"u8.ToArray(), CancellationToken.None);
+        writeReturned.Set();
+
+        Assert.True(await sawWriteReturn.WaitAsync(Limit), "the reader ran inside the writer's WriteAsync and blocked it");
+    }
+
+    private static async Task<bool> ReadThenWaitForTheWriterAsync(ValueTask<int> read, ManualResetEventSlim writeReturned)
+    {
+        // No captured context (as on the host's threads): xunit's would otherwise take the continuation off the stack.
+        await read.ConfigureAwait(false);
+        return writeReturned.Wait(TimeSpan.FromSeconds(2));
+    }
 }

@@ -39,25 +39,6 @@ public sealed class SingleReaderInboxTests
     }
 
     [Fact]
-    public async Task WakeDeferred_AfterADeferredWrite_RunsTheReaderOnTheCallersThread()
-    {
-        var inbox = new SingleReaderInbox<int>();
-        var wait = inbox.WaitToReadAsync(CancellationToken.None).AsTask();
-        var caller = Environment.CurrentManagedThreadId;
-        var ranOn = wait.ContinueWith(_ => Environment.CurrentManagedThreadId, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-
-        inbox.TryWrite(1, deferWake: true);
-        inbox.TryWrite(2, deferWake: true);
-        Assert.False(wait.IsCompleted);
-        inbox.WakeDeferred();
-
-        Assert.True(ranOn.IsCompleted);
-        Assert.Equal(caller, await ranOn);
-        Assert.True(await wait);
-        Assert.Equal(2, inbox.Count);
-    }
-
-    [Fact]
     public async Task Complete_ReaderWaitingOrDraining_FalseOnceEmptyAndWritesRefused()
     {
         var inbox = new SingleReaderInbox<int>();
