@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using ChannelManager.Core.Transport;
@@ -191,7 +192,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
-        var buffer = new byte[1024];
+        // Pooled: a pump lives for one link session, which on a dial-up modem can be one call (issue 9).
+        var buffer = ArrayPool<byte>.Shared.Rent(1024);
         var stopped = false;
         try
         {
@@ -228,6 +230,10 @@ internal sealed class AtLinkPump : IAsyncDisposable
 #pragma warning restore CA1031
         {
             Fault = new TransportFailureException(TransportFault.LinkFailed, _transport.Endpoint, ex.Message, ex);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
 
         lock (_sync)
