@@ -442,10 +442,17 @@ public sealed class ModemChannelManager : IAsyncDisposable
         lock (_gate)
         {
             var now = _time.GetUtcNow();
-            var pool = _slots.Where(s => s.Serves(request.Pool) && !s.Role.ReservedForDialIn).ToList();
-            poolSize = pool.Count;
+            poolSize = 0;
             nextEligibleAt = null;
-            heldBy = _slots.FirstOrDefault(s => s.HeldNumber == request.Number)?.Name;
+            heldBy = null;
+            foreach (var s in _slots)
+            {
+                if (s.Serves(request.Pool) && !s.Role.ReservedForDialIn)
+                    poolSize++;
+                if (heldBy is null && s.HeldNumber == request.Number)
+                    heldBy = s.Name;
+            }
+
             if (heldBy is not null)
             {
                 // The line may still be in a call on a modem whose hang-up failed: dialling now would find it engaged.
@@ -456,15 +463,16 @@ public sealed class ModemChannelManager : IAsyncDisposable
             // Round-robin from the last modem used (design.md §2).
             // Seed 004 ("the next attempt after a failure goes to the next available modem"): the modem this
             // outstation's last dial failed on goes last, so a free different modem takes the retry.
+            // The pick is the free modem with the least key (Preference): the order the earlier stable LINQ sorts gave
+            // (selection keys, then failed-on-last, then rotation — unique per modem, so the order is total), found in
+            // one pass without sorting or allocating (issue 9: this runs for every call). A modem that is not free
+            // only contributes its next eligible time, which matters only when nothing is free (all were looked at).
             var failedOn = _lastFailedOn.GetValueOrDefault(request.Outstation, -1);
-            var ordered = pool.OrderBy(s => s.Index == failedOn ? 1 : 0).ThenBy(s => (s.Index - _lastUsed - 1 + _slots.Count) % _slots.Count).ToList();
-            IEnumerable<ModemSlot> candidates = _options.Selection == ModemSelection.HighestQuality
-                ? ordered.OrderByDescending(s => s.Quality)
-                : ordered.OrderBy(s => s.Faulted ? 1 : 0).ThenByDescending(s => s.Quality == _options.MaxQuality);
-
-            foreach (var slot in candidates)
+            ModemSlot? best = null;
+            var bestKey = default((int, int, int, int));
+            foreach (var slot in _slots)
             {
-                if (passedOver.Contains(slot) || slot.OutOfService)
+                if (!slot.Serves(request.Pool) || slot.Role.ReservedForDialIn || passedOver.Contains(slot) || slot.OutOfService)
                 {
                     continue;
                 }
@@ -488,16 +496,38 @@ public sealed class ModemChannelManager : IAsyncDisposable
                     continue;
                 }
 
-                slot.Availability = ModemAvailability.InCall;
-                slot.CurrentOutstation = request.Outstation;
-                slot.CurrentNumber = request.Number;
-                slot.CallStartedAt = now;
-                _lastUsed = slot.Index;
-                return slot;
+                var key = Preference(slot, failedOn);
+                if (best is null || key.CompareTo(bestKey) < 0)
+                {
+                    (best, bestKey) = (slot, key);
+                }
+            }
+
+            if (best is { } chosen)
+            {
+                chosen.Availability = ModemAvailability.InCall;
+                chosen.CurrentOutstation = request.Outstation;
+                chosen.CurrentNumber = request.Number;
+                chosen.CallStartedAt = now;
+                _lastUsed = chosen.Index;
+                return chosen;
             }
 
             return null;
         }
+    }
+
+    /// <summary>
+    /// A modem's place in the allocation order (lower first): <see cref="ModemSelection.HighestQuality"/> by quality,
+    /// otherwise unfaulted first, then modems at full quality; then the modem this outstation last failed on goes
+    /// last; then round-robin from the last modem used. Caller holds <c>_gate</c>.
+    /// </summary>
+    private (int, int, int, int) Preference(ModemSlot slot, int failedOn)
+    {
+        var (first, second) = _options.Selection == ModemSelection.HighestQuality
+            ? (-slot.Quality, 0)
+            : (slot.Faulted ? 1 : 0, slot.Quality == _options.MaxQuality ? 0 : 1);
+        return (first, second, slot.Index == failedOn ? 1 : 0, (slot.Index - _lastUsed - 1 + _slots.Count) % _slots.Count);
     }
 
     /// <summary>Initialises and dials; DialStarted says whether the dial was handed to the modem (a cancel after it may have reached the line).</summary>

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using ChannelManager.Core.Transport;
 
@@ -31,9 +33,11 @@ internal sealed class AtLinkPump : IAsyncDisposable
     private readonly AtLineAssembler _assembler;
     private readonly CarrierLossDetector _detector = new();
     private readonly List<byte> _dataOut = [];
-    private readonly Channel<ModemReply> _lines = Channel.CreateUnbounded<ModemReply>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    // Reply lines for the command being run. Not a Channel: SingleReaderInbox wakes the waiting command through the
+    // local thread-pool queue without allocating (issue 9); like the channel it never runs the reader on our stack.
+    private readonly SingleReaderInbox<ModemReply> _lines = new();
     private readonly CancellationTokenSource _stop;
-    private Channel<byte[]>? _data;
+    private ByteQueue? _data;
     private ModemDataChannel? _dataChannel;
     private string? _echoCandidate;
     private bool _expectConnect;
@@ -126,7 +130,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
     {
         lock (_sync)
         {
-            while (_lines.Reader.TryRead(out _))
+            while (_lines.TryRead(out _))
             {
             }
 
@@ -145,11 +149,14 @@ internal sealed class AtLinkPump : IAsyncDisposable
     }
 
     /// <summary>Next queued reply line; null once the link has ended and the queue is empty.</summary>
-    public async ValueTask<ModemReply?> ReadLineAsync(CancellationToken cancellationToken)
+    public ValueTask<ModemReply?> ReadLineAsync(CancellationToken cancellationToken) =>
+        !cancellationToken.IsCancellationRequested && _lines.TryRead(out var line) ? new ValueTask<ModemReply?>(line) : WaitForLineAsync(cancellationToken);
+
+    private async ValueTask<ModemReply?> WaitForLineAsync(CancellationToken cancellationToken)
     {
-        while (await _lines.Reader.WaitToReadAsync(cancellationToken))
+        while (await _lines.WaitToReadAsync(cancellationToken))
         {
-            if (_lines.Reader.TryRead(out var line))
+            if (_lines.TryRead(out var line))
             {
                 return line;
             }
@@ -185,7 +192,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
-        var buffer = new byte[1024];
+        // Pooled: a pump lives for one link session, which on a dial-up modem can be one call (issue 9).
+        var buffer = ArrayPool<byte>.Shared.Rent(1024);
         var stopped = false;
         try
         {
@@ -223,12 +231,16 @@ internal sealed class AtLinkPump : IAsyncDisposable
         {
             Fault = new TransportFailureException(TransportFault.LinkFailed, _transport.Endpoint, ex.Message, ex);
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
 
         lock (_sync)
         {
             _ended = true;
             EndDataLocked();
-            _lines.Writer.TryComplete();
+            _lines.Complete();
         }
 
         if (!stopped)
@@ -312,7 +324,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
                 continue;
             }
 
-            _lines.Writer.TryWrite(reply);
+            _lines.TryWrite(reply);
             if (reply.Kind == ModemReplyKind.Connect && _expectConnect)
             {
                 StartDataLocked(swallowLf: _assembler.LastTerminator == (byte)'\r' && reply.NumericCode is null);
@@ -329,8 +341,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _dataMode = true;
         _swallowLf = swallowLf;
         _detector.Reset();
-        _data = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        _dataChannel = new ModemDataChannel(_transport, _data.Reader, this, _time, _options.CarrierPollInterval);
+        _data = new ByteQueue();
+        _dataChannel = new ModemDataChannel(_transport, _data, this, _time, _options.CarrierPollInterval);
     }
 
     private void EndDataLocked()
@@ -347,7 +359,7 @@ internal sealed class AtLinkPump : IAsyncDisposable
         _swallowLf = false;
         _assembler.Reset();
         _dataChannel?.MarkEnded();
-        _data?.Writer.TryComplete();
+        _data?.Complete();
     }
 
     private void FlushDataLocked()
@@ -357,7 +369,8 @@ internal sealed class AtLinkPump : IAsyncDisposable
             return;
         }
 
-        _data?.Writer.TryWrite(_dataOut.ToArray());
+        // Copied by the queue (no per-chunk array); its reader is woken through the thread pool, never under our lock.
+        _data?.Write(CollectionsMarshal.AsSpan(_dataOut));
         _dataOut.Clear();
     }
 

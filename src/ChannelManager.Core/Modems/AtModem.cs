@@ -15,6 +15,9 @@ namespace ChannelManager.Core.Modems;
 /// </summary>
 public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
 {
+    // V.250 escape sequence (S2 = '+'), sent with a guard time either side; written from one array, not one per hang-up.
+    private static readonly ReadOnlyMemory<byte> EscapeSequence = "+++"u8.ToArray();
+
     private readonly IChannelTransport _transport;
     private readonly bool _ownsTransport;
     private readonly AtModemOptions _options;
@@ -382,7 +385,7 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
         pump.EnterCommandMode();
         pump.BeginCommand("+++", expectConnect: false);
         Log.CommandSent(_logger, Name, "+++");
-        await _transport.WriteAsync("+++"u8.ToArray(), cancellationToken);
+        await _transport.WriteAsync(EscapeSequence, cancellationToken);
         var reply = await AwaitFinalAsync(pump, ModemPhase.Online, _options.EscapeGuardTime + _options.CommandTimeout, collectInformation: false, raw, cancellationToken);
         if (reply.Ending == Ending.Cancelled)
         {

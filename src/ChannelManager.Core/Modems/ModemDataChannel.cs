@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using ChannelManager.Core.Transport;
 
 namespace ChannelManager.Core.Modems;
@@ -12,18 +11,21 @@ namespace ChannelManager.Core.Modems;
 internal sealed class ModemDataChannel : IChannelTransport
 {
     private readonly IChannelTransport _inner;
-    private readonly ChannelReader<byte[]> _reader;
+    private readonly ByteQueue _received;
     private readonly AtLinkPump _pump;
     private readonly TimeProvider _time;
     private readonly TimeSpan _pollInterval;
-    private readonly ChunkQueueReader _chunks;
     private volatile bool _ended;
 
-    internal ModemDataChannel(IChannelTransport inner, ChannelReader<byte[]> reader, AtLinkPump pump, TimeProvider time, TimeSpan pollInterval)
+    /// <param name="received">
+    /// The data bytes the reader loop passes through (it completes the queue when data state ends). A
+    /// <see cref="ByteQueue"/>, not a channel of chunks: a read finds bytes already passed through synchronously,
+    /// and a waiting read is woken by one pooled hand-off (issue 9).
+    /// </param>
+    internal ModemDataChannel(IChannelTransport inner, ByteQueue received, AtLinkPump pump, TimeProvider time, TimeSpan pollInterval)
     {
         _inner = inner;
-        _reader = reader;
-        _chunks = new ChunkQueueReader(reader);
+        _received = received;
         _pump = pump;
         _time = time;
         _pollInterval = pollInterval;
@@ -32,7 +34,7 @@ internal sealed class ModemDataChannel : IChannelTransport
     public string Endpoint => _inner.Endpoint;
 
     /// <summary>True while data state lasts (or unread data remains).</summary>
-    public bool IsOpen => !_reader.Completion.IsCompleted || _chunks.HasPending;
+    public bool IsOpen => !_received.IsCompleted || _received.Buffered > 0;
 
     public IModemControlLines? ControlLines => _inner.ControlLines;
 
@@ -43,7 +45,7 @@ internal sealed class ModemDataChannel : IChannelTransport
     public Task CloseAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-        _chunks.ReadAsync(buffer, WaitForDataAsync, cancellationToken);
+        _inner.ControlLines is { } lines ? ReadWatchingCarrierAsync(lines, buffer, cancellationToken) : _received.ReadAsync(buffer, cancellationToken);
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
@@ -62,28 +64,23 @@ internal sealed class ModemDataChannel : IChannelTransport
     /// <summary>Data state is over (carrier lost, escape, DTR drop, link closed).</summary>
     internal void MarkEnded() => _ended = true;
 
-    private async ValueTask<bool> WaitForDataAsync(CancellationToken cancellationToken)
+    private async ValueTask<int> ReadWatchingCarrierAsync(IModemControlLines lines, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        var lines = _inner.ControlLines;
-        if (lines is null)
-        {
-            return await _reader.WaitToReadAsync(cancellationToken);
-        }
-
         // A real port shows carrier loss on circuit 109 (DCD) even when the modem sends nothing in-band.
         while (true)
         {
             if (!CarrierPresent(lines))
             {
+                // Ends data state, which completes the queue: what was passed through is still read, then 0.
                 _pump.CarrierDropped();
-                return _reader.TryPeek(out _);
+                return await _received.ReadAsync(buffer, cancellationToken);
             }
 
             using var poll = new CancellationTokenSource(_pollInterval, _time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, poll.Token);
             try
             {
-                return await _reader.WaitToReadAsync(linked.Token);
+                return await _received.ReadAsync(buffer, linked.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

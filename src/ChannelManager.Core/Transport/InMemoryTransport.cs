@@ -1,16 +1,15 @@
-using System.Threading.Channels;
-
 namespace ChannelManager.Core.Transport;
 
 /// <summary>
 /// One end of an in-process duplex byte pipe: the fast stand-in for a serial port or TCP socket in
 /// unit tests and the demo (the simulated modem holds the other end). Bytes written on one end are
 /// read on the other in order; closing an end makes the peer read 0 once it has drained.
+/// Receiving is a <see cref="ByteQueue"/>: a read with bytes buffered completes synchronously, a waiting read is
+/// woken by one pooled hand-off, and writes made before the reader runs arrive as one read (issue 9).
 /// </summary>
 public sealed class InMemoryTransport : IChannelTransport
 {
-    private readonly Channel<byte[]> _inbound;
-    private readonly ChunkQueueReader _chunks;
+    private readonly ByteQueue _inbound;
     private InMemoryTransport? _peer;
     private volatile bool _open;
     private volatile bool _severed;
@@ -18,8 +17,8 @@ public sealed class InMemoryTransport : IChannelTransport
     private InMemoryTransport(string endpoint)
     {
         Endpoint = endpoint;
-        _inbound = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
-        _chunks = new ChunkQueueReader(_inbound.Reader);
+        // At the end of the stream: a severed link throws, a closed end throws, a hung-up one reads 0.
+        _inbound = new ByteQueue(EnsureUsable);
     }
 
     public string Endpoint { get; }
@@ -59,16 +58,10 @@ public sealed class InMemoryTransport : IChannelTransport
         return Task.CompletedTask;
     }
 
-    public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         EnsureUsable();
-        var n = await _chunks.ReadAsync(buffer, _inbound.Reader.WaitToReadAsync, cancellationToken).ConfigureAwait(false);
-        if (n == 0)
-        {
-            EnsureUsable(); // a severed link throws; a hung-up one reads 0
-        }
-
-        return n;
+        return _inbound.ReadAsync(buffer, cancellationToken);
     }
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -83,22 +76,23 @@ public sealed class InMemoryTransport : IChannelTransport
 
         // Copy: the caller may reuse its buffer as soon as the write returns, as with a real port.
         // If the peer has hung up the bytes are lost on the wire, as with a real line.
-        peer._inbound.Writer.TryWrite(data.ToArray());
+        peer._inbound.Write(data.Span);
+
         return ValueTask.CompletedTask;
     }
 
     /// <summary>Ends the link from this side: the peer reads 0 after draining what was sent.</summary>
-    public void HangUpLink() => _peer?._inbound.Writer.TryComplete();
+    public void HangUpLink() => _peer?._inbound.Complete();
 
     /// <summary>Breaks the link both ways, as an unplugged cable or a TCP reset: further I/O on either end throws.</summary>
     public void Sever()
     {
         _severed = true;
-        _inbound.Writer.TryComplete();
+        _inbound.Complete();
         if (_peer is { } peer)
         {
             peer._severed = true;
-            peer._inbound.Writer.TryComplete();
+            peer._inbound.Complete();
         }
     }
 

@@ -51,9 +51,10 @@ internal static class Quiescence
     /// <summary>
     /// Completes (on the pool's only thread) when every queued work item has run: a check item re-queues itself at the
     /// back of the global queue until, when it runs, nothing else is pending, and only then resumes the caller.
-    /// The check is a bare <see cref="IThreadPoolWorkItem"/> (a count read and an enqueue), not an async resume: in the
-    /// 10k run the driver re-checks ~4-5 times per clock step (System.Threading.Channels queues its hand-offs to the
-    /// global queue behind the check), so each re-check must be cheap.
+    /// The check is a bare <see cref="IThreadPoolWorkItem"/> (a count read and an enqueue), not an async resume. It
+    /// comes round once per clock step when every hand-off goes through the thread's local queue (which runs first);
+    /// each wake-up queued to the global queue behind it (System.Threading.Channels does that) costs another round —
+    /// ~4 per step before the AT engine and the simulator stopped using channels (issue 9), 1.06 now.
     /// </summary>
     public static QuietAwaitable UntilQuietAsync()
     {

@@ -5,7 +5,7 @@ using ChannelManager.Core;
 namespace ChannelManager.Benchmarks.Scale;
 
 /// <summary>
-/// <c>scale [--workload FILE] [--outstations N] [--modems N] [--hours H] [--quiet] [--json FILE]</c>: the scale simulation (issue 9
+/// <c>scale [--workload FILE] [--outstations N] [--modems N] [--hours H] [--quiet] [--json FILE] [--alloc-census]</c>: the scale simulation (issue 9
 /// item 2). Prints the figures and GOAL MET / GOAL MISSED lines; exit code 1 when a repeat-call violation was found.
 /// </summary>
 internal static class ScaleBench
@@ -20,6 +20,7 @@ internal static class ScaleBench
         double? hours = null;
         var quiet = false;
         string? json = null;
+        AllocationCensus? census = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -30,6 +31,7 @@ internal static class ScaleBench
                 case "--hours": hours = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--quiet": quiet = true; break;
                 case "--json": json = args[++i]; break;
+                case "--alloc-census": census = new AllocationCensus(); break;
                 default:
                     await Console.Error.WriteLineAsync($"scale: unknown option '{args[i]}'").ConfigureAwait(false);
                     return 2;
@@ -41,6 +43,8 @@ internal static class ScaleBench
         Console.WriteLine(F($"== scale: {workload.Outstations} outstations, {workload.Modems} modems, {workload.Hours} h simulated, profile {workload.Profile} ({Path.GetFileName(path)}), {Environment.ProcessorCount} cores"));
         var result = await ScaleSimulation.RunAsync(workload, quiet ? null : Console.Out, cancellationToken).ConfigureAwait(false);
         Print(result, Console.Out);
+        census?.Print(Console.Out, 40);
+        census?.Dispose();
         if (json is not null)
             await File.WriteAllTextAsync(json, JsonSerializer.Serialize(ScaleSummary.From(result)), cancellationToken).ConfigureAwait(false);
         return result.RepeatCallViolations.Count == 0 && result.ExchangeViolations.Count == 0 ? 0 : 1;
@@ -62,6 +66,10 @@ internal static class ScaleBench
         o.WriteLine(F($"peak working set          {r.PeakWorkingSet / (1024.0 * 1024),10:F0} MB"));
         o.WriteLine(F($"virtual clock             {r.Steps,10} steps, {r.TimersFired} timers fired"));
         o.WriteLine(F($"pool work items           {r.WorkItems,10} ({(double)r.WorkItems / Math.Max(1, r.Steps):F1} per step, {r.Wall.TotalMilliseconds * 1000 / Math.Max(1, r.WorkItems):F2} us of wall each; one thread, exact quiescence; {Quiescence.Requeues} of them the driver's own)"));
+        // Process-wide figures (the run is most of the process): CPU is the stable measure on a shared machine, where
+        // wall time moves with the other processes' load; allocation and GC show what the stack costs beyond its work.
+        o.WriteLine(F($"process CPU time          {Environment.CpuUsage.TotalTime.TotalSeconds,10:F2} s (user {Environment.CpuUsage.UserTime.TotalSeconds:F2} s; all threads: pool, GC, JIT)"));
+        o.WriteLine(F($"allocated / GC            {GC.GetTotalAllocatedBytes() / (1024.0 * 1024 * 1024),10:F2} GB, gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, pauses {GC.GetTotalPauseDuration().TotalSeconds:F2} s"));
         o.WriteLine("where the wall time went:");
         foreach (var (what, time) in r.Breakdown)
             o.WriteLine(F($"  {what,-52} {time.TotalSeconds,8:F2} s"));
