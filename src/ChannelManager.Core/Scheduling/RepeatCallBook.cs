@@ -62,7 +62,7 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
                 var own = new List<LedgerUpdate>();
                 foreach (var host in _adopted.Prepend(_shared.HostId).Distinct(StringComparer.Ordinal))
                 {
-                    own.AddRange(await _shared.RecoverAttemptsOfHostAsync(host, now, (l, at) => RepeatCallGuard.RecoverAfterRestart(l, Profile, at), cancellationToken).ConfigureAwait(false));
+                    own.AddRange(await _shared.RecoverAttemptsOfHostAsync(host, now, RecoverAfterRestart, cancellationToken).ConfigureAwait(false));
                 }
 
                 _adopted.Clear();
@@ -84,7 +84,7 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
                 var current = ledger;
                 if (ledger.InProgress is not null)
                 {
-                    var update = RepeatCallGuard.RecoverAfterRestart(ledger, Profile, now);
+                    var update = RecoverAfterRestart(ledger, now);
                     await store.SaveLedgerAsync(update, cancellationToken).ConfigureAwait(false);
                     Publish(update);
                     recovered.Add(update);
@@ -126,7 +126,7 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var updates = await _shared.RecoverAttemptsOfHostAsync(hostId, now, (l, at) => RepeatCallGuard.RecoverAfterRestart(l, Profile, at), cancellationToken).ConfigureAwait(false);
+            var updates = await _shared.RecoverAttemptsOfHostAsync(hostId, now, RecoverAfterRestart, cancellationToken).ConfigureAwait(false);
             foreach (var update in updates)
             {
                 _ledgers[update.Ledger.Number] = update.Ledger;
@@ -336,6 +336,12 @@ public sealed class RepeatCallBook(CountryProfile profile, IStateStore? store = 
         _ledgers[update.Ledger.Number] = update.Ledger;
         Publish(update);
     }
+
+    /// <summary>
+    /// An attempt left open by a host that stopped (this one before a restart, or a dead peer) counts as failed with
+    /// on-hook = now (research §3.1, <see cref="RepeatCallGuard.RecoverAfterRestart"/>): one rule for a restart and an adoption.
+    /// </summary>
+    private LedgerUpdate RecoverAfterRestart(NumberLedger ledger, DateTimeOffset now) => RepeatCallGuard.RecoverAfterRestart(ledger, Profile, now);
 
     private void Publish(LedgerUpdate update)
     {

@@ -153,12 +153,11 @@ internal static class ScaleSimulation
         }, clock);
 
         var store = new PhaseStore(phases);
-        var book = new RepeatCallBook(CountryProfiles.Get(w.Profile), store);
-        var executor = new CountingExecutor(new PollTransaction(channels, book, clock));
-        var scheduler = new PollScheduler(schedules, executor, book, store, new SchedulerOptions { MaxQueueTime = w.MaxQueueTime }, clock, random.NextDouble)
-        {
-            Capacity = new ChannelManagerCapacity(channels),
-        };
+        CountingExecutor? counting = null;
+        var chain = PollingChain.Build(channels, schedules, CountryProfiles.Get(w.Profile), store, new SchedulerOptions { MaxQueueTime = w.MaxQueueTime }, clock,
+            random.NextDouble, wrapExecutor: transaction => counting = new CountingExecutor(transaction));
+        var executor = counting!;
+        var scheduler = chain.Scheduler;
         var lateness = new List<long>(capacity: 1 << 16);
         scheduler.Dispatched = (due, now) => lateness.Add((now - due).Ticks);
         breakdown["build world"] = phase.Elapsed;
