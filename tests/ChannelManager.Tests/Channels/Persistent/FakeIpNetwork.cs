@@ -49,6 +49,22 @@ internal sealed class FakeIpNetwork(FakeTimeProvider time) : IProtocolDriver
         }
     }
 
+    /// <summary>Links open now (opened and not yet closed): two hosts sharing this outstation must never have two.</summary>
+    public int OpenLinks
+    {
+        get
+        {
+            lock (_links)
+                return _links.Count(l => l.IsOpen);
+        }
+    }
+
+    /// <summary>Connects made while another link to this outstation was still open (a one-connection outstation would refuse them).</summary>
+    public int OverlappingConnects { get; private set; }
+
+    /// <summary>While set and not completed, closing a link waits for it (a slow close: the FIN not yet sent).</summary>
+    public TaskCompletionSource? CloseGate { get; set; }
+
     public int HeartbeatsAnswered => Exchanges.Count(e => e.Heartbeat && e.Code == OutcomeCode.Success);
 
     public IChannelTransport CreateLink()
@@ -118,15 +134,18 @@ internal sealed class FakeIpNetwork(FakeTimeProvider time) : IProtocolDriver
             network.ConnectAttempts.Enqueue(network.TimeNow());
             if (network.RefuseConnects)
                 throw new TransportFailureException(TransportFault.OpenFailed, Endpoint, "cannot connect: connection refused");
+            if (network.OpenLinks > 0)
+                network.OverlappingConnects++;
             Opened = IsOpen = true;
             LastActivity = network.Timestamp();
             return Task.CompletedTask;
         }
 
-        public Task CloseAsync(CancellationToken cancellationToken)
+        public async Task CloseAsync(CancellationToken cancellationToken)
         {
+            if (network.CloseGate is { } gate)
+                await gate.Task.WaitAsync(cancellationToken);
             IsOpen = false;
-            return Task.CompletedTask;
         }
 
         public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => throw new InvalidOperationException("the fake driver does not read");
