@@ -60,6 +60,13 @@ internal sealed class IpOutstation(IpOutstationSettings settings, string endpoin
             _nextPoll = next;
     }
 
+    /// <summary>No poll planned (active/active: handed over to a peer).</summary>
+    public void Unscheduled()
+    {
+        lock (_gate)
+            _nextPoll = null;
+    }
+
     /// <summary>
     /// One poll with the configured reads, written to the event log and logged: the one path of both the scheduled
     /// polls (<see cref="IpOutstationService"/>) and the on-demand ones (API, <c>poll --outstation</c>; ip-outstations.md §5).

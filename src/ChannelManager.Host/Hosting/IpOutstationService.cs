@@ -122,6 +122,7 @@ internal sealed class IpOutstationService(
             {
                 // Closed before the mark is cleared: the lease is released only after this host's connection is gone.
                 await outstation.Channel.StopAsync().ConfigureAwait(false);
+                outstation.Unscheduled();
                 outstation.MarkNotInUse();
             }
         }

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging;
 namespace ChannelManager.Host.Hosting;
 
 /// <summary>
-/// This host's share of an active/active group (issue 11 item 2, docs/scale-out.md §6): which shard and modem leases it
-/// holds now. <see cref="Owns"/> is the scheduler's predicate: true only while this host holds the outstation's shard
+/// This host's share of an active/active group (issue 11 item 2, docs/scale-out.md §6): which shard, modem and IP
+/// outstation leases it holds now (<see cref="OwnsIp"/> for the IP outstations' channels, §6.6). <see cref="Owns"/> is the scheduler's predicate: true only while this host holds the outstation's shard
 /// lease, is not handing it over, and is inside the lease's safe window (LeaseTime − SafetyMargin since the last renewal
 /// it SENT, on its own monotonic clock — the database cannot expire the lease before that, so a host that cannot renew
 /// stops polling before a peer may start, as <see cref="ActiveLease"/> does for the hot standby).
@@ -117,6 +117,15 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
         Signal();
     }
 
+    /// <summary>The split gives a lease being handed over back to this host before it was released: use it again.</summary>
+    internal bool KeepAfterAll(string resource)
+    {
+        if (!_releasing.TryRemove(resource, out _))
+            return false;
+        Signal();
+        return true;
+    }
+
     internal void Released(string resource)
     {
         _held.TryRemove(resource, out _);
@@ -149,7 +158,8 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
 /// <summary>
 /// Runs an active/active host's share (docs/scale-out.md §6): every <see cref="ActiveLeaseOptions.RetryInterval"/> it
 /// reads the lease table, computes the split for the live hosts (presence leases <c>host:&lt;id&gt;</c>), hands over
-/// what is no longer its own (stop using it, wait until its polls and calls have ended, release the lease), takes what is
+/// what is no longer its own (stop using it, wait until its polls and calls have ended — and a modem's or IP outstation's
+/// connection is closed — then release the lease), takes what is
 /// (lease first, then use: modems leave <see cref="ModemAvailability.HeldByPeer"/>, outstations' retries are re-read),
 /// renews what it holds, and adopts the open dials of a dead peer. A lease it cannot keep stops the host (exit 3), as a
 /// hot-standby host that loses the active lease does.
@@ -243,7 +253,14 @@ internal sealed class OwnershipService(
         foreach (var resource in ownership.HeldResources)
         {
             if (desired.TryGetValue(resource, out var owner) && owner == ownership.HostId)
+            {
+                // Given back (its new owner died, or the views flapped) while its calls were still ending: the lease never
+                // left this host, so it is used again at once rather than held unused for ever.
+                if (ownership.KeepAfterAll(resource))
+                    Keep(resource);
                 continue;
+            }
+
             if (!ownership.IsReleasing(resource))
             {
                 ownership.BeginRelease(resource);
@@ -266,6 +283,15 @@ internal sealed class OwnershipService(
                 // Not released now: still renewed (and still not used); tried again next round.
             }
         }
+    }
+
+    private void Keep(string resource)
+    {
+        OwnershipLog.Kept(logger, ownership.HostId, resource);
+        if (resource.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal))
+            channels.SetHeldByPeer(OwnershipPlan.ModemOf(resource), heldByPeer: false);
+        else if (resource.StartsWith(OwnershipPlan.ShardPrefix, StringComparison.Ordinal))
+            _toResume.UnionWith(ownership.Plan.ShardOf.Where(o => o.Value == resource).Select(o => o.Key)); // parked meanwhile: re-read before polling
     }
 
     /// <summary>
@@ -452,6 +478,9 @@ internal static partial class OwnershipLog
 
     [LoggerMessage(7306, LogLevel.Information, "Host {HostId} handed its whole share over")]
     public static partial void Drained(ILogger logger, string hostId);
+
+    [LoggerMessage(7308, LogLevel.Information, "Host {HostId} keeps {Resource}: the split gives it back before it was released")]
+    public static partial void Kept(ILogger logger, string hostId, string resource);
 
     [LoggerMessage(7307, LogLevel.Warning, "Host {HostId} could not close modem {Modem}'s link within {Bound}: it keeps the lease (unused) and tries again")]
     public static partial void LinkNotReleased(ILogger logger, string hostId, string modem, TimeSpan bound);

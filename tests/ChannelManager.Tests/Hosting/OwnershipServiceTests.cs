@@ -197,6 +197,57 @@ public sealed class OwnershipServiceTests
         }
     }
 
+    [Fact]
+    public async Task StepAsync_HandOverGivenBackBeforeRelease_OldOwnerUsesItAgainAndReconnects()
+    {
+        string[] names = [.. Enumerable.Range(0, 4).Select(i => $"IP-{i}")];
+        var plan = new OwnershipPlan([("RTU-9000", null)], [("M1", [], true)], shards: 4, names);
+        var nets = names.ToDictionary(n => n, _ => new FakeIpNetwork(_time) { HeartbeatCommands = IpHeartbeat });
+        var moving = names.Where(n => plan.Assign(["fe-a", "fe-b"])[plan.IpLeaseOf[n]] == "fe-b").ToList();
+        var a = NewHost("fe-a", plan, nets);
+        var b = NewHost("fe-b", plan, nets);
+        try
+        {
+            await a.StartIpAsync();
+            await a.StepAsync();
+            Assert.True(await VirtualClock.UntilAsync(() => names.All(n => nets[n].OpenLinks == 1), maxMilliseconds: 10_000));
+            foreach (var n in moving)
+                nets[n].CloseGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            // fe-b shows up once, so fe-a begins handing its share over (slowly: the connections are still closing) …
+            await b.StepAsync();
+            await a.StepAsync();
+            Assert.All(moving, n => Assert.False(a.Ownership.OwnsIp(n), n));
+            Assert.True(await VirtualClock.UntilAsync(() => moving.All(n => nets[n].ClosesWaiting == 1), maxMilliseconds: 10_000));
+
+            // … and dies before taking anything: once its presence expires the split gives everything back to fe-a.
+            var diedAt = _time.GetUtcNow();
+            while (_time.GetUtcNow() - diedAt <= Timing.LeaseTime + Timing.RetryInterval)
+            {
+                _time.Advance(Timing.RetryInterval);
+                await a.StepAsync();
+            }
+
+            foreach (var n in moving)
+                nets[n].CloseGate!.SetResult();
+
+            // fe-a never released those leases: it uses them again, and its channels connect again.
+            Assert.All(names, n => Assert.True(a.Ownership.OwnsIp(n), n));
+            Assert.True(await VirtualClock.UntilAsync(() => moving.All(n => nets[n].LinksOpened == 2) && names.All(n => a.Ip!.Find(n)!.Channel.State == PersistentChannelState.Connected), maxMilliseconds: 10_000),
+                string.Join("; ", names.Select(n => $"{n} owns {a.Ownership.OwnsIp(n)} releasing {a.Ownership.IsReleasing(plan.IpLeaseOf[n])} holds {a.Ownership.Holds(plan.IpLeaseOf[n])} inUse {a.Ip!.Find(n)!.InUse} state {a.Ip!.Find(n)!.Channel.State} links {nets[n].LinksOpened} open {nets[n].OpenLinks} events {string.Join(",", a.Ip!.Find(n)!.Channel.Events.Select(e => e.Kind))}")));
+            Assert.All(names, n => Assert.Equal((1, 0), (nets[n].OpenLinks, nets[n].OverlappingConnects)));
+            Assert.Equal(names.Length, a.Ownership.OwnedIpOutstations);
+            Assert.Equal(ExitCodes.Ok, a.Exit.ExitCode);
+        }
+        finally
+        {
+            foreach (var net in nets.Values)
+                net.CloseGate?.TrySetResult();
+            await a.StopIpAsync().WaitAsync(TimeSpan.FromSeconds(30), TimeProvider.System);
+            await b.StopIpAsync().WaitAsync(TimeSpan.FromSeconds(30), TimeProvider.System);
+        }
+    }
+
     private static readonly IReadOnlyList<ProtocolCommand> IpHeartbeat = [new ReadHoldingRegisters(0, 1)];
 
     private async Task<string?> HolderAsync(string resource)

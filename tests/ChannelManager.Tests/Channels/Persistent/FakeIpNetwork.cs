@@ -65,6 +65,11 @@ internal sealed class FakeIpNetwork(FakeTimeProvider time) : IProtocolDriver
     /// <summary>While set and not completed, closing a link waits for it (a slow close: the FIN not yet sent).</summary>
     public TaskCompletionSource? CloseGate { get; set; }
 
+    /// <summary>Closes waiting at <see cref="CloseGate"/> now.</summary>
+    public int ClosesWaiting => Volatile.Read(ref _closesWaiting);
+
+    private int _closesWaiting;
+
     public int HeartbeatsAnswered => Exchanges.Count(e => e.Heartbeat && e.Code == OutcomeCode.Success);
 
     public IChannelTransport CreateLink()
@@ -144,7 +149,12 @@ internal sealed class FakeIpNetwork(FakeTimeProvider time) : IProtocolDriver
         public async Task CloseAsync(CancellationToken cancellationToken)
         {
             if (network.CloseGate is { } gate)
+            {
+                Interlocked.Increment(ref network._closesWaiting);
                 await gate.Task.WaitAsync(cancellationToken);
+                Interlocked.Decrement(ref network._closesWaiting);
+            }
+
             IsOpen = false;
         }
 
