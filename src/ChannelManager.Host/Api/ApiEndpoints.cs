@@ -85,9 +85,10 @@ internal static class ApiEndpoints
             return ApiProblems.Standby(name, cluster.HostId, view.ActiveHost);
         }
 
-        if (dialUp && cluster.OwnerElsewhere(name) is { } owner)
+        if (cluster.OwnerElsewhere(ipOutstation?.Name ?? name) is { } owner)
         {
-            // Active/active: another host's share (docs/scale-out.md §6); this host dials nothing for it.
+            // Active/active: another host's share (docs/scale-out.md §6); this host dials nothing for it, and for an IP
+            // outstation opens no connection (its owner keeps the only one, §6.6).
             ApiLog.PollNotOwned(logs.CreateLogger(LoggerCategory), name, cluster.HostId, owner);
             return ApiProblems.NotOwner(name, cluster.HostId, owner);
         }

@@ -57,7 +57,7 @@ public sealed class ChannelManagerMetrics : IDisposable
         _meter.CreateObservableGauge("channelmanager.lease.epoch", () => HostMeasurement(LiveCluster(), c => c.LeaseEpoch), description: "Epoch of the active lease this host holds (0 while standby or single); it grows by one at each change of hands");
         _meter.CreateObservableCounter("channelmanager.lease.takeovers", () => HostMeasurement(LiveCluster(), c => c.Takeovers), "{takeover}", "Times this host took over the expired active lease of another host");
         // Active/active (docs/scale-out.md §6): each host's share; summed over the group, outstations = all configured.
-        _meter.CreateObservableGauge("channelmanager.owned.outstations", () => HostMeasurement(LiveCluster(), c => c.Owned.Outstations), "{outstation}", "Active/active: outstations whose shard lease this host holds (0 outside active/active)");
+        _meter.CreateObservableGauge("channelmanager.owned.outstations", () => HostMeasurement(LiveCluster(), c => c.Owned.Outstations), "{outstation}", "Active/active: outstations whose shard lease (IP outstations: own lease) this host holds (0 outside active/active)");
         _meter.CreateObservableGauge("channelmanager.owned.modems", () => HostMeasurement(LiveCluster(), c => c.Owned.Modems), "{modem}", "Active/active: shared modems whose lease this host holds (0 outside active/active)");
     }
 

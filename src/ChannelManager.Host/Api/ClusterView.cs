@@ -26,12 +26,13 @@ public enum HostRole : byte
 public sealed record PeerDto(string HostId, bool Active, bool Live, DateTimeOffset? LeaseExpiresAt, int? Outstations = null, int? Modems = null);
 
 /// <summary>Active/active: what this host holds now (docs/scale-out.md §6).</summary>
-/// <param name="Outstations">Outstations it polls (their shard lease held, not being handed over).</param>
+/// <param name="Outstations">Outstations it polls (their shard lease — or, an IP outstation, its own lease — held, not being handed over).</param>
 /// <param name="Modems">Shared (TCP-attached) modems it holds; its own serial modems are in <paramref name="LocalModems"/>.</param>
 /// <param name="Shards">Outstation shard leases it holds.</param>
 /// <param name="LocalModems">Modems on this host's own ports: never leased, never moved.</param>
 /// <param name="Takeovers">Dead peers whose open dials it adopted.</param>
-public sealed record ShareDto(int Outstations, int Modems, int Shards, int LocalModems, long Takeovers);
+/// <param name="IpOutstations">Of <paramref name="Outstations"/>, the IP outstations (docs/scale-out.md §6.6).</param>
+public sealed record ShareDto(int Outstations, int Modems, int Shards, int LocalModems, long Takeovers, int IpOutstations = 0);
 
 /// <summary>
 /// GET /api/cluster and the dashboard snapshot's <c>cluster</c>: this host's role and the peers it knows. The storage is
@@ -84,14 +85,18 @@ internal sealed class ClusterView(string hostId, string storage, HotStandby? sta
     public string Mode => shares is not null ? nameof(StorageMode.ActiveActive) : standby is not null ? nameof(StorageMode.HotStandby) : nameof(HostRole.Single);
 
     /// <summary>Active/active: this host's share now (null otherwise).</summary>
-    public ShareDto? Shares => shares is null ? null : new ShareDto(shares.OwnedOutstations, shares.OwnedModems, shares.OwnedShards, shares.Plan.LocalModems.Count, shares.Takeovers);
+    public ShareDto? Shares => shares is null ? null : new ShareDto(shares.OwnedOutstations, shares.OwnedModems, shares.OwnedShards, shares.Plan.LocalModems.Count, shares.Takeovers, shares.OwnedIpOutstations);
 
     /// <summary>
-    /// Active/active: the host that owns dial-up outstation <paramref name="outstation"/> when it is not this one ("unknown"
-    /// while nobody holds its shard); null when this host owns it, or outside active/active.
+    /// Active/active: the host that owns outstation <paramref name="outstation"/> — dial-up (its shard) or IP (its own
+    /// lease) — when it is not this one ("unknown" while nobody holds the lease); null when this host owns it, or outside
+    /// active/active.
     /// </summary>
     public string? OwnerElsewhere(string outstation) =>
-        shares is null || !shares.Plan.ShardOf.ContainsKey(outstation) || shares.Owns(outstation) ? null : shares.OwnerOf(outstation) ?? "unknown";
+        shares is null ? null
+        : shares.Plan.ShardOf.ContainsKey(outstation) ? (shares.Owns(outstation) ? null : shares.OwnerOf(outstation) ?? "unknown")
+        : shares.Plan.IpLeaseOf.ContainsKey(outstation) ? (shares.OwnsIp(outstation) ? null : shares.OwnerOfIp(outstation) ?? "unknown")
+        : null;
 
     /// <summary>
     /// A host on a shared store that is not (or no longer) the active one: it must dial and poll nothing, on-demand polls
@@ -177,7 +182,7 @@ internal sealed class ClusterView(string hostId, string storage, HotStandby? sta
                     Active: l.ExpiresAt > snapshot.Now,
                     Live: l.ExpiresAt > snapshot.Now,
                     l.ExpiresAt,
-                    own.Plan.ShardOf.Count(o => held.Contains(o.Value)),
+                    own.Plan.ShardOf.Count(o => held.Contains(o.Value)) + own.Plan.IpLeaseOf.Count(o => held.Contains(o.Value)),
                     held.Count(r => r.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal)));
             })
             .OrderBy(p => p.HostId, StringComparer.Ordinal)

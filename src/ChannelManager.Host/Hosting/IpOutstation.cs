@@ -34,13 +34,37 @@ internal sealed class IpOutstation(IpOutstationSettings settings, string endpoin
 
     public IReadOnlyList<ProtocolCommand> Commands { get; } = commands;
 
-    /// <summary>Reconnects since start: every successful connect after the first.</summary>
-    public long Reconnects => Math.Max(0, Channel.Connects - 1);
+    /// <summary>
+    /// Reconnects since start: every successful connect after the first of each period the channel ran (an active/active
+    /// host runs it only while it owns the outstation, docs/scale-out.md §6.6; a take-back is a connect, not a reconnect).
+    /// </summary>
+    public long Reconnects => Channel.Reconnects;
+
+    private int _inUse;
+
+    /// <summary>
+    /// Active/active: this host's channel to the outstation may be open — set before the channel starts, cleared only
+    /// after it has stopped and closed its link. The ownership loop releases the outstation's lease only while this is
+    /// false (<see cref="OwnershipService"/>), so a new owner never connects while this host's connection is open.
+    /// </summary>
+    public bool InUse => Volatile.Read(ref _inUse) == 1;
+
+    /// <summary>Marks the channel in use; a full fence, so the ownership check that follows sees a hand-over begun before it.</summary>
+    internal void MarkInUse() => Interlocked.Exchange(ref _inUse, 1);
+
+    internal void MarkNotInUse() => Interlocked.Exchange(ref _inUse, 0);
 
     public void Scheduled(DateTimeOffset next)
     {
         lock (_gate)
             _nextPoll = next;
+    }
+
+    /// <summary>No poll planned (active/active: handed over to a peer).</summary>
+    public void Unscheduled()
+    {
+        lock (_gate)
+            _nextPoll = null;
     }
 
     /// <summary>
@@ -160,6 +184,9 @@ internal sealed class IpOutstationSet(IReadOnlyList<IpOutstation> outstations)
     public static IpOutstationSet Empty { get; } = new([]);
 
     public IReadOnlyList<IpOutstation> All { get; } = outstations;
+
+    /// <summary>Active/active: an IP outstation whose channel this host may still have open (<see cref="IpOutstation.InUse"/>).</summary>
+    public bool IsInUse(string name) => All.Any(o => o.Name == name && o.InUse);
 
     public IpOutstation? Find(string name) =>
         All.FirstOrDefault(o => o.Name == name) ?? All.FirstOrDefault(o => string.Equals(o.Name, name, StringComparison.OrdinalIgnoreCase));

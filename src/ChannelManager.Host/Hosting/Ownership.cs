@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging;
 namespace ChannelManager.Host.Hosting;
 
 /// <summary>
-/// This host's share of an active/active group (issue 11 item 2, docs/scale-out.md §6): which shard and modem leases it
-/// holds now. <see cref="Owns"/> is the scheduler's predicate: true only while this host holds the outstation's shard
+/// This host's share of an active/active group (issue 11 item 2, docs/scale-out.md §6): which shard, modem and IP
+/// outstation leases it holds now (<see cref="OwnsIp"/> for the IP outstations' channels, §6.6). <see cref="Owns"/> is the scheduler's predicate: true only while this host holds the outstation's shard
 /// lease, is not handing it over, and is inside the lease's safe window (LeaseTime − SafetyMargin since the last renewal
 /// it SENT, on its own monotonic clock — the database cannot expire the lease before that, so a host that cannot renew
 /// stops polling before a peer may start, as <see cref="ActiveLease"/> does for the hot standby).
@@ -21,6 +21,7 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
     private readonly TimeProvider _time;
     private volatile IReadOnlyDictionary<string, string> _holders = new Dictionary<string, string>(StringComparer.Ordinal);
     private volatile bool _stopped;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ActiveActiveOwnership(OwnershipPlan plan, ILeaseStore leases, string hostId, ActiveLeaseOptions timing, TimeProvider timeProvider)
     {
@@ -44,7 +45,11 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
     /// <summary>Leases this host holds now (shards and modems).</summary>
     public IReadOnlyCollection<string> HeldResources => [.. _held.Keys];
 
-    public int OwnedOutstations => Plan.ShardOf.Count(o => Owns(o.Key));
+    /// <summary>Dial-up outstations of the shards it holds plus the IP outstations it holds (both polled by this host only).</summary>
+    public int OwnedOutstations => Plan.ShardOf.Count(o => Owns(o.Key)) + Plan.IpLeaseOf.Count(o => IsUsable(o.Value));
+
+    /// <summary>IP outstations whose lease this host holds and uses.</summary>
+    public int OwnedIpOutstations => Plan.IpLeaseOf.Count(o => IsUsable(o.Value));
 
     public int OwnedModems => _held.Keys.Count(r => r.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal) && IsUsable(r));
 
@@ -62,6 +67,21 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
         : IsUsable(shard) ? HostId
         : _holders.TryGetValue(shard, out var holder) ? holder : null;
 
+    /// <summary>True while this host holds IP outstation <paramref name="name"/>'s lease and may keep its connection open and poll it.</summary>
+    public bool OwnsIp(string name) => Plan.IpLeaseOf.TryGetValue(name, out var resource) && IsUsable(resource);
+
+    /// <summary>The host that holds IP outstation <paramref name="name"/>'s lease as this host last saw the lease table (null: unknown).</summary>
+    public string? OwnerOfIp(string name) =>
+        !Plan.IpLeaseOf.TryGetValue(name, out var resource) ? null
+        : IsUsable(resource) ? HostId
+        : _holders.TryGetValue(resource, out var holder) ? holder : null;
+
+    /// <summary>
+    /// Completes at the next change of what this host holds or uses (a lease taken, a hand-over begun, a lease released,
+    /// a fail-stop): the IP outstations' loops wait on it to open or close their connections.
+    /// </summary>
+    public Task Changed => Volatile.Read(ref _changed).Task;
+
     /// <summary>Held, not being handed over, and renewed recently enough that the database cannot have expired it.</summary>
     public bool IsUsable(string resource) =>
         !_stopped && !_releasing.ContainsKey(resource) && _held.TryGetValue(resource, out var h) && _time.GetElapsedTime(h.Sent) < Safe;
@@ -74,6 +94,7 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
     {
         _held[resource] = new Held(epoch, sent);
         _releasing.TryRemove(resource, out _);
+        Signal();
     }
 
     internal bool Renewed(string resource, long epoch, long sent)
@@ -87,16 +108,40 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
     internal long? EpochOf(string resource) => _held.TryGetValue(resource, out var h) ? h.Epoch : null;
 
     /// <summary>Stop using <paramref name="resource"/> (a hand-over): from now on <see cref="Owns"/> is false for it.</summary>
-    internal void BeginRelease(string resource) => _releasing[resource] = true;
+    internal void BeginRelease(string resource)
+    {
+        _releasing[resource] = true;
+        // Dekker with IpOutstation.MarkInUse: the busy check that follows must see a channel marked in use before this,
+        // and a channel marked after it must see this hand-over.
+        Interlocked.MemoryBarrier();
+        Signal();
+    }
+
+    /// <summary>The split gives a lease being handed over back to this host before it was released: use it again.</summary>
+    internal bool KeepAfterAll(string resource)
+    {
+        if (!_releasing.TryRemove(resource, out _))
+            return false;
+        Signal();
+        return true;
+    }
 
     internal void Released(string resource)
     {
         _held.TryRemove(resource, out _);
         _releasing.TryRemove(resource, out _);
+        Signal();
     }
 
     /// <summary>Fail-stop: owns nothing any more (a lease lost or not renewable in time).</summary>
-    internal void Stop() => _stopped = true;
+    internal void Stop()
+    {
+        _stopped = true;
+        Signal();
+    }
+
+    private void Signal() =>
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>A held resource whose safe window has passed without a successful renewal (null: none).</summary>
     internal string? Overdue() => _held.FirstOrDefault(kv => _time.GetElapsedTime(kv.Value.Sent) >= Safe).Key;
@@ -113,7 +158,8 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
 /// <summary>
 /// Runs an active/active host's share (docs/scale-out.md §6): every <see cref="ActiveLeaseOptions.RetryInterval"/> it
 /// reads the lease table, computes the split for the live hosts (presence leases <c>host:&lt;id&gt;</c>), hands over
-/// what is no longer its own (stop using it, wait until its polls and calls have ended, release the lease), takes what is
+/// what is no longer its own (stop using it, wait until its polls and calls have ended — and a modem's or IP outstation's
+/// connection is closed — then release the lease), takes what is
 /// (lease first, then use: modems leave <see cref="ModemAvailability.HeldByPeer"/>, outstations' retries are re-read),
 /// renews what it holds, and adopts the open dials of a dead peer. A lease it cannot keep stops the host (exit 3), as a
 /// hot-standby host that loses the active lease does.
@@ -125,7 +171,8 @@ internal sealed class OwnershipService(
     ServiceExitState exit,
     IHostApplicationLifetime lifetime,
     TimeProvider timeProvider,
-    ILogger<OwnershipService> logger) : BackgroundService
+    ILogger<OwnershipService> logger,
+    IpOutstationSet? ipOutstations = null) : BackgroundService
 {
     private readonly HashSet<string> _adopted = new(StringComparer.Ordinal);
 
@@ -134,7 +181,7 @@ internal sealed class OwnershipService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        OwnershipLog.Started(logger, ownership.HostId, ownership.Plan.ShardOf.Values.Distinct(StringComparer.Ordinal).Count(), ownership.Plan.ModemResources.Count());
+        OwnershipLog.Started(logger, ownership.HostId, ownership.Plan.ShardOf.Values.Distinct(StringComparer.Ordinal).Count(), ownership.Plan.ModemResources.Count(), ownership.Plan.IpLeaseOf.Count);
         try
         {
             while (true)
@@ -206,7 +253,14 @@ internal sealed class OwnershipService(
         foreach (var resource in ownership.HeldResources)
         {
             if (desired.TryGetValue(resource, out var owner) && owner == ownership.HostId)
+            {
+                // Given back (its new owner died, or the views flapped) while its calls were still ending: the lease never
+                // left this host, so it is used again at once rather than held unused for ever.
+                if (ownership.KeepAfterAll(resource))
+                    Keep(resource);
                 continue;
+            }
+
             if (!ownership.IsReleasing(resource))
             {
                 ownership.BeginRelease(resource);
@@ -231,6 +285,15 @@ internal sealed class OwnershipService(
         }
     }
 
+    private void Keep(string resource)
+    {
+        OwnershipLog.Kept(logger, ownership.HostId, resource);
+        if (resource.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal))
+            channels.SetHeldByPeer(OwnershipPlan.ModemOf(resource), heldByPeer: false);
+        else if (resource.StartsWith(OwnershipPlan.ShardPrefix, StringComparison.Ordinal))
+            _toResume.UnionWith(ownership.Plan.ShardOf.Where(o => o.Value == resource).Select(o => o.Key)); // parked meanwhile: re-read before polling
+    }
+
     /// <summary>
     /// Closes the handed-over modem's link before its lease goes: a serial server that takes one client per port would
     /// refuse the new owner (a set-up fault against a healthy modem) while this host's idle connection stays open.
@@ -252,10 +315,15 @@ internal sealed class OwnershipService(
         }
     }
 
+    /// <summary>
+    /// Still in use by this host: a call on the modem, a poll of the shard's outstations, or — an IP outstation — its
+    /// channel not yet stopped (a poll in flight, or the connection not closed yet: IpOutstationService closes it as soon
+    /// as the hand-over begins, and the new owner connects only after the lease is released).
+    /// </summary>
     private bool Busy(string resource) =>
-        resource.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal)
-            ? channels.IsBusy(OwnershipPlan.ModemOf(resource))
-            : scheduler.AnyRunning(o => ownership.Plan.ShardOf.TryGetValue(o, out var shard) && shard == resource);
+        resource.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal) ? channels.IsBusy(OwnershipPlan.ModemOf(resource))
+        : resource.StartsWith(OwnershipPlan.IpPrefix, StringComparison.Ordinal) ? ipOutstations?.IsInUse(OwnershipPlan.IpOutstationOf(resource)) ?? false
+        : scheduler.AnyRunning(o => ownership.Plan.ShardOf.TryGetValue(o, out var shard) && shard == resource);
 
     /// <summary>Takes the leases the split gives this host; only once a lease is held is its modem or outstations used.</summary>
     private async Task<bool> TakeAsync(IReadOnlyDictionary<string, string> desired, CancellationToken cancellationToken)
@@ -281,7 +349,7 @@ internal sealed class OwnershipService(
             OwnershipLog.Took(logger, ownership.HostId, resource, grant.Epoch, grant.PreviousHolder ?? "(none)");
             if (resource.StartsWith(OwnershipPlan.ModemPrefix, StringComparison.Ordinal))
                 channels.SetHeldByPeer(OwnershipPlan.ModemOf(resource), heldByPeer: false);
-            else
+            else if (resource.StartsWith(OwnershipPlan.ShardPrefix, StringComparison.Ordinal))
                 _toResume.UnionWith(ownership.Plan.ShardOf.Where(o => o.Value == resource).Select(o => o.Key));
         }
 
@@ -393,8 +461,8 @@ internal sealed class OwnershipService(
 /// <summary>Active/active log events (EventId block 73xx, beside the hot standby's 72xx).</summary>
 internal static partial class OwnershipLog
 {
-    [LoggerMessage(7301, LogLevel.Information, "Host {HostId} is ACTIVE/ACTIVE: sharing {Shards} outstation shards and {Modems} shared modems with its live peers")]
-    public static partial void Started(ILogger logger, string hostId, int shards, int modems);
+    [LoggerMessage(7301, LogLevel.Information, "Host {HostId} is ACTIVE/ACTIVE: sharing {Shards} outstation shards, {Modems} shared modems and {IpOutstations} IP outstations with its live peers")]
+    public static partial void Started(ILogger logger, string hostId, int shards, int modems, int ipOutstations);
 
     [LoggerMessage(7302, LogLevel.Information, "Host {HostId} took {Resource} (epoch {Epoch}, previous holder {PreviousHolder})")]
     public static partial void Took(ILogger logger, string hostId, string resource, long epoch, string previousHolder);
@@ -410,6 +478,9 @@ internal static partial class OwnershipLog
 
     [LoggerMessage(7306, LogLevel.Information, "Host {HostId} handed its whole share over")]
     public static partial void Drained(ILogger logger, string hostId);
+
+    [LoggerMessage(7308, LogLevel.Information, "Host {HostId} keeps {Resource}: the split gives it back before it was released")]
+    public static partial void Kept(ILogger logger, string hostId, string resource);
 
     [LoggerMessage(7307, LogLevel.Warning, "Host {HostId} could not close modem {Modem}'s link within {Bound}: it keeps the lease (unused) and tries again")]
     public static partial void LinkNotReleased(ILogger logger, string hostId, string modem, TimeSpan bound);

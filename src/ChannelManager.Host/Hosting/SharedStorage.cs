@@ -43,13 +43,15 @@ internal static class SharedStorage
     /// (<see cref="ActiveActiveOwnership"/>; resolving it marks every shared modem as held by a peer until its lease is
     /// taken, before the scheduler or a health check can touch one), the presence lease and the
     /// <see cref="OwnershipService"/> that gives the scheduler its predicate and takes, renews and hands over the leases.
+    /// The IP outstations get one lease each (<see cref="IpOutstationService"/> runs a channel only while it holds it).
     /// </summary>
     private static IServiceCollection AddActiveActive(this IServiceCollection services, ChannelManagerSettings settings, ILeaseStore leases, string hostId, string provider, ActiveLeaseOptions timing)
     {
         var plan = new OwnershipPlan(
             settings.Outstations.Select(o => (o.Name, o.Pool)),
             settings.Modems.Select(m => (m.Name, (IReadOnlyList<string>)[.. m.Pools], IsShared(m))),
-            settings.Storage.Shards);
+            settings.Storage.Shards,
+            settings.IpOutstations.Select(o => o.Name));
         services.AddSingleton(sp =>
         {
             var ownership = new ActiveActiveOwnership(plan, leases, hostId, timing, sp.GetRequiredService<TimeProvider>());
@@ -70,7 +72,8 @@ internal static class SharedStorage
             var ownership = sp.GetRequiredService<ActiveActiveOwnership>();
             scheduler.Ownership = ownership;
             return new OwnershipService(ownership, scheduler, sp.GetRequiredService<ModemChannelManager>(), sp.GetRequiredService<ServiceExitState>(),
-                sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OwnershipService>>());
+                sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OwnershipService>>(),
+                sp.GetService<IpOutstationSet>());
         });
         return services;
     }

@@ -48,7 +48,7 @@ public sealed class IpOutstationServiceTests : IAsyncDisposable
         }
     }
 
-    private async Task<IpOutstation> StartAsync(TimeSpan pollInterval, TimeSpan? maxPollWait = null)
+    private async Task<IpOutstation> StartAsync(TimeSpan pollInterval, TimeSpan? maxPollWait = null, ActiveActiveOwnership? ownership = null)
     {
         var settings = new IpOutstationSettings
         {
@@ -63,7 +63,7 @@ public sealed class IpOutstationServiceTests : IAsyncDisposable
         };
         var channel = new PersistentChannel(settings.ToChannelOptions(), _net.CreateLink, _net, HeartbeatRead, _time, () => 0.5);
         var outstation = new IpOutstation(settings, settings.Endpoint, channel, [Composition.CreateCommand(settings.Reads[0])]);
-        _service = new IpOutstationService(new IpOutstationSet([outstation]), _store, _time, _lifetime, _exit, NullLogger<IpOutstationService>.Instance);
+        _service = new IpOutstationService(new IpOutstationSet([outstation]), _store, _time, _lifetime, _exit, NullLogger<IpOutstationService>.Instance, standby: null, ownership);
         await _service.StartAsync(CancellationToken.None);
         return outstation;
     }
@@ -137,5 +137,42 @@ public sealed class IpOutstationServiceTests : IAsyncDisposable
         Assert.True(await VirtualClock.AdvanceUntilAsync(_time, S, () => _exit.ExitCode == ExitCodes.StoreError));
 
         Assert.True(await VirtualClock.UntilAsync(() => _lifetime.ReceivedCalls().Any(c => c.GetMethodInfo().Name == nameof(IHostApplicationLifetime.StopApplication))));
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_ActiveActive_ConnectsOnlyOnTakeClosesOnHandOverAndStartsAgainOnRetake()
+    {
+        const string Lease = "ip:RTU-IP-1";
+        var plan = new OwnershipPlan([], [], shards: 4, ["RTU-IP-1"]);
+        var ownership = new ActiveActiveOwnership(plan, Substitute.For<ILeaseStore>(), "fe-a", SharedStorage.Timing(10 * S), _time);
+        var outstation = await StartAsync(30 * S, ownership: ownership);
+
+        // Not this host's (yet): no connection, no poll, however long it waits.
+        Assert.False(await VirtualClock.AdvanceUntilAsync(_time, S, () => !_net.ConnectAttempts.IsEmpty || !_log.IsEmpty, maxSteps: 90));
+        Assert.False(outstation.InUse);
+
+        // Taken: connects and polls at once, then on its grid.
+        ownership.Took(Lease, 1, _time.GetTimestamp());
+        Assert.True(await VirtualClock.UntilAsync(() => _log.Count == 1 && outstation.Channel.State == PersistentChannelState.Connected, maxMilliseconds: 10_000), Describe(outstation));
+        Assert.True(outstation.InUse);
+        // Renewed as the ownership loop does (else the safe window closes and the outstation is no longer usable).
+        Assert.True(await VirtualClock.AdvanceUntilAsync(_time, S, () => ownership.Renewed(Lease, 1, _time.GetTimestamp()) && _log.Count == 2));
+
+        // Hand-over begins: the channel stops and its link is closed, and only then is it no longer in use.
+        ownership.BeginRelease(Lease);
+        Assert.True(await VirtualClock.UntilAsync(() => !outstation.InUse, maxMilliseconds: 10_000), Describe(outstation));
+        Assert.Equal((0, PersistentChannelState.Stopped), (_net.OpenLinks, outstation.Channel.State));
+        var attempts = _net.ConnectAttempts.Count;
+        Assert.False(await VirtualClock.AdvanceUntilAsync(_time, S, () => _log.Count > 2 || _net.ConnectAttempts.Count > attempts, maxSteps: 120));
+        ownership.Released(Lease);
+
+        // Taken back: a fresh connect (not a reconnect) and the polls go on; the counters span both periods.
+        ownership.Took(Lease, 3, _time.GetTimestamp());
+        Assert.True(await VirtualClock.UntilAsync(() => _log.Count == 3, maxMilliseconds: 10_000), Describe(outstation));
+        Assert.True(outstation.InUse);
+        var snapshot = outstation.Snapshot();
+        Assert.Equal((true, 3L, 2L, 0L), (snapshot.Connected, snapshot.Polls, snapshot.Connects, snapshot.Reconnects));
+        Assert.Equal(2, _net.LinksOpened);
+        Assert.Equal(0, _net.OverlappingConnects);
     }
 }

@@ -82,4 +82,34 @@ public sealed class OwnershipPlanTests
         Assert.Equal(2, new[] { "DM1", "DM2", "DM3" }.Select(m => owners["modem:" + m]).Distinct().Count());
         Assert.Equal(2, plan.ShardOf.Where(o => o.Key.StartsWith('D')).Select(o => owners[o.Value]).Distinct().Count());
     }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Assign_IpOutstations_OneLeaseEachSplitDisjointCoveringBalancedAndTheSameOnEveryHost(int hosts)
+    {
+        string[] ip = [.. Enumerable.Range(0, 7).Select(i => $"IP-{i}")];
+        var live = Enumerable.Range(0, hosts).Select(i => $"fe-{i}").ToList();
+        var plan = new OwnershipPlan([("D1", null)], [("M1", [], true)], shards: 4, ip);
+        // Another host builds its plan from the same config listed in another order and sees the live set in another order.
+        var other = new OwnershipPlan([("D1", null)], [("M1", [], true)], shards: 4, ip.Reverse());
+
+        var owners = plan.Assign(live);
+
+        Assert.Equal(ip.Select(n => "ip:" + n).Order(StringComparer.Ordinal), plan.IpLeaseOf.Values.Order(StringComparer.Ordinal));
+        // Covering and disjoint: every IP outstation's lease has exactly one owner, a live host.
+        Assert.All(ip, n => Assert.Contains(owners[plan.IpLeaseOf[n]], live));
+        var loads = live.Select(h => ip.Count(n => owners[plan.IpLeaseOf[n]] == h)).ToList();
+        Assert.Equal(ip.Length, loads.Sum());
+        Assert.All(loads, l => Assert.InRange(l, 1, (ip.Length + hosts - 1) / hosts));
+        Assert.Equal(owners.OrderBy(kv => kv.Key, StringComparer.Ordinal), other.Assign(Enumerable.Reverse(live).ToList()).OrderBy(kv => kv.Key, StringComparer.Ordinal));
+        // Split over all live hosts, not among modem holders: the one shared modem has one host, the IP outstations all.
+        Assert.Equal(hosts, ip.Select(n => owners[plan.IpLeaseOf[n]]).Distinct().Count());
+
+        // A host dies: the survivors own every IP outstation, and those it did not hold stay where they were.
+        var survivors = live.Skip(1).ToList();
+        var after = plan.Assign(survivors);
+        Assert.All(ip, n => Assert.Contains(after[plan.IpLeaseOf[n]], survivors));
+        Assert.True(ip.Where(n => owners[plan.IpLeaseOf[n]] != live[0]).Count(n => after[plan.IpLeaseOf[n]] != owners[plan.IpLeaseOf[n]]) <= 1, "a survivor's IP outstations were reshuffled");
+    }
 }

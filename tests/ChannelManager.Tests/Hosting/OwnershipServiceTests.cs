@@ -4,7 +4,11 @@ using ChannelManager.Core.Protocols;
 using ChannelManager.Core.Protocols.Modbus;
 using ChannelManager.Core.Scheduling;
 using ChannelManager.Host.Hosting;
+using ChannelManager.Core;
+using ChannelManager.Core.Channels.Persistent;
 using ChannelManager.Tests.Channels;
+using ChannelManager.Tests.Channels.Persistent;
+using ChannelManager.Tests.Protocols;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -132,12 +136,133 @@ public sealed class OwnershipServiceTests
         }
     }
 
-    private TestHost NewHost(string id)
+    [Fact]
+    public async Task StepAsync_IpOutstationHandedOver_LeaseReleasedOnlyAfterTheOldOwnersConnectionIsClosed()
     {
-        var ownership = new ActiveActiveOwnership(_plan, _leases, id, Timing, _time);
+        string[] names = [.. Enumerable.Range(0, 4).Select(i => $"IP-{i}")];
+        var plan = new OwnershipPlan([("RTU-9000", null)], [("M1", [], true)], shards: 4, names);
+        // One outstation, one network: both hosts' channels to it connect through the same fake, which counts overlaps.
+        var nets = names.ToDictionary(n => n, _ => new FakeIpNetwork(_time) { HeartbeatCommands = IpHeartbeat });
+        var moving = names.Where(n => plan.Assign(["fe-a", "fe-b"])[plan.IpLeaseOf[n]] == "fe-b").ToList();
+        Assert.NotEmpty(moving);
+        var a = NewHost("fe-a", plan, nets);
+        var b = NewHost("fe-b", plan, nets);
+        try
+        {
+            await a.StartIpAsync();
+            await b.StartIpAsync();
+            await a.StepAsync();
+            Assert.True(await VirtualClock.UntilAsync(() => names.All(n => nets[n].OpenLinks == 1), maxMilliseconds: 10_000));
+            Assert.Equal(4, a.Ownership.OwnedIpOutstations);
+
+            // fe-b joins while fe-a's connections are slow to close (the FIN not sent yet).
+            foreach (var n in moving)
+                nets[n].CloseGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            for (var round = 0; round < 5; round++)
+            {
+                await b.StepAsync();
+                await a.StepAsync();
+                await VirtualClock.UntilAsync(() => moving.All(n => a.Ip!.Find(n)!.Channel.State == PersistentChannelState.Stopped), maxMilliseconds: 50);
+                foreach (var n in moving)
+                {
+                    // Handed over (no longer fe-a's to poll) but its connection still open: the lease stays fe-a's.
+                    Assert.False(a.Ownership.OwnsIp(n) || b.Ownership.OwnsIp(n), n);
+                    Assert.Equal(1, nets[n].OpenLinks);
+                    Assert.Equal("fe-a", await HolderAsync(plan.IpLeaseOf[n]));
+                }
+
+                _time.Advance(Timing.RetryInterval);
+            }
+
+            // The connections close: fe-a releases at its next round, fe-b takes at its next and connects — never two at once.
+            foreach (var n in moving)
+                nets[n].CloseGate!.SetResult();
+            Assert.True(await VirtualClock.UntilAsync(() => moving.All(n => !a.Ip!.Find(n)!.InUse), maxMilliseconds: 10_000));
+            await a.StepAsync();
+            await b.StepAsync();
+            Assert.True(await VirtualClock.UntilAsync(() => moving.All(n => b.Ip!.Find(n)!.Channel.State == PersistentChannelState.Connected), maxMilliseconds: 10_000));
+
+            Assert.All(names, n => Assert.True(a.Ownership.OwnsIp(n) ^ b.Ownership.OwnsIp(n), n));
+            Assert.All(names, n => Assert.Equal((1, 0), (nets[n].OpenLinks, nets[n].OverlappingConnects)));
+            Assert.Equal(names.Length, a.Ownership.OwnedIpOutstations + b.Ownership.OwnedIpOutstations);
+            Assert.All(moving, n => Assert.True(b.Ownership.OwnsIp(n), n));
+        }
+        finally
+        {
+            // A close still held would hang the stop (and the test run) instead of failing it.
+            foreach (var net in nets.Values)
+                net.CloseGate?.TrySetResult();
+            await a.StopIpAsync().WaitAsync(TimeSpan.FromSeconds(30), TimeProvider.System);
+            await b.StopIpAsync().WaitAsync(TimeSpan.FromSeconds(30), TimeProvider.System);
+        }
+    }
+
+    [Fact]
+    public async Task StepAsync_HandOverGivenBackBeforeRelease_OldOwnerUsesItAgainAndReconnects()
+    {
+        string[] names = [.. Enumerable.Range(0, 4).Select(i => $"IP-{i}")];
+        var plan = new OwnershipPlan([("RTU-9000", null)], [("M1", [], true)], shards: 4, names);
+        var nets = names.ToDictionary(n => n, _ => new FakeIpNetwork(_time) { HeartbeatCommands = IpHeartbeat });
+        var moving = names.Where(n => plan.Assign(["fe-a", "fe-b"])[plan.IpLeaseOf[n]] == "fe-b").ToList();
+        var a = NewHost("fe-a", plan, nets);
+        var b = NewHost("fe-b", plan, nets);
+        try
+        {
+            await a.StartIpAsync();
+            await a.StepAsync();
+            Assert.True(await VirtualClock.UntilAsync(() => names.All(n => nets[n].OpenLinks == 1), maxMilliseconds: 10_000));
+            foreach (var n in moving)
+                nets[n].CloseGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            // fe-b shows up once, so fe-a begins handing its share over (slowly: the connections are still closing) …
+            await b.StepAsync();
+            await a.StepAsync();
+            Assert.All(moving, n => Assert.False(a.Ownership.OwnsIp(n), n));
+            Assert.True(await VirtualClock.UntilAsync(() => moving.All(n => nets[n].ClosesWaiting == 1), maxMilliseconds: 10_000));
+
+            // … and dies before taking anything: once its presence expires the split gives everything back to fe-a.
+            var diedAt = _time.GetUtcNow();
+            while (_time.GetUtcNow() - diedAt <= Timing.LeaseTime + Timing.RetryInterval)
+            {
+                _time.Advance(Timing.RetryInterval);
+                await a.StepAsync();
+            }
+
+            foreach (var n in moving)
+                nets[n].CloseGate!.SetResult();
+
+            // fe-a never released those leases: it uses them again, and its channels connect again.
+            Assert.All(names, n => Assert.True(a.Ownership.OwnsIp(n), n));
+            Assert.True(await VirtualClock.UntilAsync(() => moving.All(n => nets[n].LinksOpened == 2) && names.All(n => a.Ip!.Find(n)!.Channel.State == PersistentChannelState.Connected), maxMilliseconds: 10_000),
+                string.Join("; ", names.Select(n => $"{n} owns {a.Ownership.OwnsIp(n)} releasing {a.Ownership.IsReleasing(plan.IpLeaseOf[n])} holds {a.Ownership.Holds(plan.IpLeaseOf[n])} inUse {a.Ip!.Find(n)!.InUse} state {a.Ip!.Find(n)!.Channel.State} links {nets[n].LinksOpened} open {nets[n].OpenLinks} events {string.Join(",", a.Ip!.Find(n)!.Channel.Events.Select(e => e.Kind))}")));
+            Assert.All(names, n => Assert.Equal((1, 0), (nets[n].OpenLinks, nets[n].OverlappingConnects)));
+            Assert.Equal(names.Length, a.Ownership.OwnedIpOutstations);
+            Assert.Equal(ExitCodes.Ok, a.Exit.ExitCode);
+        }
+        finally
+        {
+            foreach (var net in nets.Values)
+                net.CloseGate?.TrySetResult();
+            await a.StopIpAsync().WaitAsync(TimeSpan.FromSeconds(30), TimeProvider.System);
+            await b.StopIpAsync().WaitAsync(TimeSpan.FromSeconds(30), TimeProvider.System);
+        }
+    }
+
+    private static readonly IReadOnlyList<ProtocolCommand> IpHeartbeat = [new ReadHoldingRegisters(0, 1)];
+
+    private async Task<string?> HolderAsync(string resource)
+    {
+        var snapshot = await _leases.ReadLeasesAsync(CancellationToken.None);
+        return snapshot.Live.FirstOrDefault(l => l.Resource == resource)?.Holder;
+    }
+
+    private TestHost NewHost(string id, OwnershipPlan? plan = null, Dictionary<string, FakeIpNetwork>? ipNetworks = null)
+    {
+        var hostPlan = plan ?? _plan;
+        var ownership = new ActiveActiveOwnership(hostPlan, _leases, id, Timing, _time);
         var book = new RepeatCallBook(CountryProfiles.UK);
         var scheduler = new PollScheduler(
-            _plan.ShardOf.Keys.Select(n => new OutstationSchedule(n, "0163296" + n["RTU-".Length..].PadLeft(4, '0'), Substitute.For<IProtocolDriver>(), [new ReadHoldingRegisters(0, 1)], TimeSpan.FromMinutes(15), BackoffPolicy.From(new BackoffOptions()))),
+            hostPlan.ShardOf.Keys.Select(n => new OutstationSchedule(n, "0163296" + n["RTU-".Length..].PadLeft(4, '0'), Substitute.For<IProtocolDriver>(), [new ReadHoldingRegisters(0, 1)], TimeSpan.FromMinutes(15), BackoffPolicy.From(new BackoffOptions()))),
             Substitute.For<IPollExecutor>(),
             book,
             null,
@@ -145,17 +270,56 @@ public sealed class OwnershipServiceTests
             _time,
             () => 0.5)
         { Ownership = ownership };
-        var modems = _plan.ModemResources.Select(r => new FakeModem(OwnershipPlan.ModemOf(r))).ToDictionary(m => m.Name, StringComparer.Ordinal);
+        var modems = hostPlan.ModemResources.Select(r => new FakeModem(OwnershipPlan.ModemOf(r))).ToDictionary(m => m.Name, StringComparer.Ordinal);
         var channels = new ModemChannelManager(modems.Values.Select(m => ((IModemDevice)m, ModemRole.Default)), new ChannelManagerOptions(), _time);
         var exit = new ServiceExitState();
         var lifetime = Substitute.For<IHostApplicationLifetime>();
-        var service = new OwnershipService(ownership, scheduler, channels, exit, lifetime, _time, NullLogger<OwnershipService>.Instance);
-        return new TestHost(id, ownership, service, exit, lifetime, _leases, modems);
+        IpOutstationSet? ip = null;
+        IpOutstationService? ipService = null;
+        if (ipNetworks is not null)
+        {
+            ip = new IpOutstationSet([.. ipNetworks.Select(kv => NewIpOutstation(kv.Key, kv.Value))]);
+            var store = Substitute.For<IStateStore>();
+            store.AppendTransactionAsync(Arg.Any<TransactionRecord>(), Arg.Any<CancellationToken>()).Returns(Task.CompletedTask);
+            ipService = new IpOutstationService(ip, store, _time, lifetime, exit, NullLogger<IpOutstationService>.Instance, standby: null, ownership);
+        }
+
+        var service = new OwnershipService(ownership, scheduler, channels, exit, lifetime, _time, NullLogger<OwnershipService>.Instance, ip);
+        return new TestHost(id, ownership, service, exit, lifetime, _leases, modems, ip, ipService);
     }
 
-    private sealed class TestHost(string id, ActiveActiveOwnership ownership, OwnershipService service, ServiceExitState exit, IHostApplicationLifetime lifetime, MemoryLeases leases, IReadOnlyDictionary<string, FakeModem> modems)
+    private IpOutstation NewIpOutstation(string name, FakeIpNetwork net)
+    {
+        var s = TimeSpan.FromSeconds(1);
+        var settings = new IpOutstationSettings
+        {
+            Name = name,
+            Endpoint = "tcp://10.20.0.17:502",
+            Reads = [new ReadSettings { Table = ModbusTable.Holding, Start = 0, Count = 2 }],
+            PollInterval = 30 * s,
+            Heartbeat = new HeartbeatOptions { Default = 600 * s, Min = 600 * s, Max = 1200 * s, Increment = 60 * s },
+            Reconnect = new BackoffOptions { Strategy = BackoffStrategyKind.Linear, Delay = 2 * s, Attempts = 3, AttemptsExceededDelay = 10 * s },
+        };
+        var channel = new PersistentChannel(settings.ToChannelOptions(), net.CreateLink, net, IpHeartbeat, _time, () => 0.5);
+        return new IpOutstation(settings, settings.Endpoint, channel, [Composition.CreateCommand(settings.Reads[0])]);
+    }
+
+    private sealed class TestHost(string id, ActiveActiveOwnership ownership, OwnershipService service, ServiceExitState exit, IHostApplicationLifetime lifetime, MemoryLeases leases, IReadOnlyDictionary<string, FakeModem> modems, IpOutstationSet? ip = null, IpOutstationService? ipService = null)
     {
         public string Id => id;
+
+        /// <summary>This host's IP outstations (their channels), when the test has some.</summary>
+        public IpOutstationSet? Ip { get; } = ip;
+
+        public Task StartIpAsync() => ipService!.StartAsync(CancellationToken.None);
+
+        public async Task StopIpAsync()
+        {
+            if (ipService is null)
+                return;
+            await ipService.StopAsync(CancellationToken.None);
+            ipService.Dispose();
+        }
 
         /// <summary>This host's devices for the shared modems (each host opens its own connection to every one).</summary>
         public IReadOnlyDictionary<string, FakeModem> Modems { get; } = modems;

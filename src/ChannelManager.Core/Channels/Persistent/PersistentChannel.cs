@@ -14,6 +14,8 @@ namespace ChannelManager.Core.Channels.Persistent;
 /// through an <see cref="IChannelTransport"/>, runs polls on it one at a time, sends a cheap heartbeat request after
 /// <see cref="AdaptiveHeartbeat.Interval"/> of silence (seed 001), and reconnects with the seed 002 strategy
 /// (<see cref="BackoffPolicy"/>: None, Linear, ExponentialRandomized; reset on a successful connect).
+/// It can be stopped and started again (<see cref="StopAsync"/>): an active/active host runs it only while it holds the
+/// outstation's lease (docs/scale-out.md §6.6), and closes the link before that lease goes to a peer.
 /// </summary>
 /// <remarks>
 /// One loop task owns the link, so a heartbeat never interleaves with a poll. No poll is lost: a read-only poll whose
@@ -39,8 +41,11 @@ public sealed class PersistentChannel : IAsyncDisposable
     private readonly LinkedList<PollWork> _retries = new();
     private readonly List<ChannelEvent> _events = [];
     private readonly Lock _gate = new();
-    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _startStop = new(1, 1);
+    private CancellationTokenSource? _run;
     private Task _loop = Task.CompletedTask;
+    private PollWork? _current;
+    private bool _disposed;
     private IChannelTransport? _link;
     private AdaptiveHeartbeat _heartbeat;
     private PersistentChannelState _state = PersistentChannelState.Stopped;
@@ -52,6 +57,8 @@ public sealed class PersistentChannel : IAsyncDisposable
     private string _endpoint = "?";
     private LearnedHeartbeat? _saved;
     private long _connects;
+    private long _reconnects;
+    private bool _connectedThisRun;
 
     public PersistentChannel(
         PersistentChannelOptions options,
@@ -122,22 +129,76 @@ public sealed class PersistentChannel : IAsyncDisposable
     /// </summary>
     public long Connects => Interlocked.Read(ref _connects);
 
+    /// <summary>
+    /// Successful connects that re-opened a link which had dropped while the channel ran: the first connect after each
+    /// <see cref="StartAsync"/> is not one, so an active/active hand-over and take-back counts no reconnect.
+    /// </summary>
+    public long Reconnects => Interlocked.Read(ref _reconnects);
+
+    /// <summary>True from <see cref="StartAsync"/> until <see cref="StopAsync"/> has closed the link.</summary>
+    public bool IsRunning
+    {
+        get
+        {
+            lock (_gate)
+                return _run is not null;
+        }
+    }
+
     public int Count(ChannelEventKind kind)
     {
         lock (_gate)
             return _events.Count(e => e.Kind == kind);
     }
 
-    /// <summary>Loads the learned heartbeat (if a store is given) and starts the loop, which connects at once.</summary>
+    /// <summary>
+    /// Loads the learned heartbeat (if a store is given) and starts the loop, which connects at once. Again after
+    /// <see cref="StopAsync"/>: a fresh connect (the reconnect strategy starts over), the learned heartbeat re-read
+    /// (a peer may have learned more meanwhile). Starting a running channel is a bug.
+    /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_store is not null && await _store.LoadHeartbeatAsync(Name, cancellationToken).ConfigureAwait(false) is { } learned)
+        await _startStop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            lock (_gate)
-                _heartbeat = AdaptiveHeartbeat.Restore(_heartbeat.Limits, learned.Interval, learned.LastFailed);
-        }
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (IsRunning)
+                throw new InvalidOperationException($"Persistent channel {Name} is already running.");
+            if (_store is not null && await _store.LoadHeartbeatAsync(Name, cancellationToken).ConfigureAwait(false) is { } learned)
+            {
+                lock (_gate)
+                    _heartbeat = AdaptiveHeartbeat.Restore(_heartbeat.Limits, learned.Interval, learned.LastFailed);
+            }
 
-        _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+            _failedConnects = 0;
+            _dropSuspected = false;
+            _connectedThisRun = false;
+            var run = new CancellationTokenSource();
+            lock (_gate)
+                _run = run;
+            _loop = Task.Run(() => RunAsync(run.Token), CancellationToken.None);
+        }
+        finally
+        {
+            _startStop.Release();
+        }
+    }
+
+    /// <summary>
+    /// Stops the loop and closes the link (the connection is closed when this returns); a poll running or waiting ends
+    /// <see cref="OutcomeCode.Cancelled"/>. <see cref="StartAsync"/> may run it again. Nothing to do when not running.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        await _startStop.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await StopRunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _startStop.Release();
+        }
     }
 
     /// <summary>
@@ -160,8 +221,33 @@ public sealed class PersistentChannel : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await _stop.CancelAsync().ConfigureAwait(false);
+        await _startStop.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            _queue.Writer.TryComplete();
+            await StopRunAsync().ConfigureAwait(false);
+            while (_queue.Reader.TryRead(out var w))
+                EndWaiting(w, OutcomeCode.Cancelled, "the channel was stopped");
+            SetState(PersistentChannelState.Stopped);
+        }
+        finally
+        {
+            _startStop.Release();
+        }
+    }
+
+    /// <summary>Under <see cref="_startStop"/>: ends the loop, closes the link, ends every poll it had taken or was holding.</summary>
+    private async Task StopRunAsync()
+    {
+        CancellationTokenSource? run;
+        lock (_gate)
+            run = _run;
+        if (run is null)
+            return;
+        await run.CancelAsync().ConfigureAwait(false);
         try
         {
             await _loop.ConfigureAwait(false);
@@ -171,17 +257,25 @@ public sealed class PersistentChannel : IAsyncDisposable
         }
 
         await DropLinkAsync().ConfigureAwait(false);
+        // The loop is over: a poll it was running (cancelled on the wire) gets its typed end here, or its caller would
+        // wait for its own token.
+        if (_current is { IsFinished: false } running)
+            running.Finish(Result(running, OutcomeCode.Cancelled, null, "the channel was stopped"));
+        _current = null;
         lock (_gate)
         {
             foreach (var w in _retries)
                 EndWaiting(w, OutcomeCode.Cancelled, "the channel was stopped");
             _retries.Clear();
             _state = PersistentChannelState.Stopped;
+            _run = null;
         }
 
         while (_queue.Reader.TryRead(out var w))
             EndWaiting(w, OutcomeCode.Cancelled, "the channel was stopped");
-        _stop.Dispose();
+        _dropSuspected = false;
+        Record(ChannelEventKind.Stopped, "link closed");
+        run.Dispose();
     }
 
     private async Task RunAsync(CancellationToken ct)
@@ -266,6 +360,9 @@ public sealed class PersistentChannel : IAsyncDisposable
         _link = link;
         _failedConnects = 0;   // seed 002: "resetting to 1 when connection is connected"
         Interlocked.Increment(ref _connects);
+        if (_connectedThisRun)
+            Interlocked.Increment(ref _reconnects);
+        _connectedThisRun = true;
         _lastActivity = _time.GetTimestamp();
         SetState(PersistentChannelState.Connected);
         Record(ChannelEventKind.Connected, link.Endpoint);
@@ -288,6 +385,7 @@ public sealed class PersistentChannel : IAsyncDisposable
 
     private async Task RunPollAsync(PollWork work, CancellationToken ct)
     {
+        _current = work;
         work.Runs++;
         // ! : only called while connected.
         var idle = _time.GetElapsedTime(_lastActivity);

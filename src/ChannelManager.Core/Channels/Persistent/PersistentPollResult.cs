@@ -60,6 +60,9 @@ public enum ChannelEventKind : byte
     ConnectionLost,
 
     PollRetried,
+
+    /// <summary>The channel was stopped (its owner handed the outstation over, or the host stops): link closed, waiting polls cancelled.</summary>
+    Stopped,
 }
 
 public sealed record ChannelEvent(DateTimeOffset At, ChannelEventKind Kind, string Detail);

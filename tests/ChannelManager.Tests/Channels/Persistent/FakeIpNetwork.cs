@@ -49,6 +49,27 @@ internal sealed class FakeIpNetwork(FakeTimeProvider time) : IProtocolDriver
         }
     }
 
+    /// <summary>Links open now (opened and not yet closed): two hosts sharing this outstation must never have two.</summary>
+    public int OpenLinks
+    {
+        get
+        {
+            lock (_links)
+                return _links.Count(l => l.IsOpen);
+        }
+    }
+
+    /// <summary>Connects made while another link to this outstation was still open (a one-connection outstation would refuse them).</summary>
+    public int OverlappingConnects { get; private set; }
+
+    /// <summary>While set and not completed, closing a link waits for it (a slow close: the FIN not yet sent).</summary>
+    public TaskCompletionSource? CloseGate { get; set; }
+
+    /// <summary>Closes waiting at <see cref="CloseGate"/> now.</summary>
+    public int ClosesWaiting => Volatile.Read(ref _closesWaiting);
+
+    private int _closesWaiting;
+
     public int HeartbeatsAnswered => Exchanges.Count(e => e.Heartbeat && e.Code == OutcomeCode.Success);
 
     public IChannelTransport CreateLink()
@@ -118,15 +139,23 @@ internal sealed class FakeIpNetwork(FakeTimeProvider time) : IProtocolDriver
             network.ConnectAttempts.Enqueue(network.TimeNow());
             if (network.RefuseConnects)
                 throw new TransportFailureException(TransportFault.OpenFailed, Endpoint, "cannot connect: connection refused");
+            if (network.OpenLinks > 0)
+                network.OverlappingConnects++;
             Opened = IsOpen = true;
             LastActivity = network.Timestamp();
             return Task.CompletedTask;
         }
 
-        public Task CloseAsync(CancellationToken cancellationToken)
+        public async Task CloseAsync(CancellationToken cancellationToken)
         {
+            if (network.CloseGate is { } gate)
+            {
+                Interlocked.Increment(ref network._closesWaiting);
+                await gate.Task.WaitAsync(cancellationToken);
+                Interlocked.Decrement(ref network._closesWaiting);
+            }
+
             IsOpen = false;
-            return Task.CompletedTask;
         }
 
         public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => throw new InvalidOperationException("the fake driver does not read");

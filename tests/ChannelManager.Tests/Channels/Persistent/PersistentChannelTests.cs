@@ -289,4 +289,48 @@ public sealed class PersistentChannelTests : IAsyncDisposable
         Assert.Contains(errors, e => e.Path == "Outstations[4].Reconnect.Strategy");
         Assert.Throws<ArgumentException>(() => new PersistentChannel(options, _net.CreateLink, _net, HeartbeatRead, _time));
     }
+
+    [Fact]
+    public async Task StopAsync_ConnectedLink_ClosesItAndStartAsyncConnectsAgainCountingNoReconnect()
+    {
+        var channel = await StartAsync();
+        Assert.True(await VirtualClock.UntilAsync(() => channel.State == PersistentChannelState.Connected));
+        Assert.Equal(OutcomeCode.Success, (await VirtualClock.RunAsync(channel.PollAsync(Poll, CancellationToken.None), _time, S)).Code);
+
+        await channel.StopAsync();
+
+        // Closed when StopAsync returns (an active/active host releases the lease right after).
+        Assert.Equal((PersistentChannelState.Stopped, 0, false), (channel.State, _net.OpenLinks, channel.IsRunning));
+        Assert.Equal(1, channel.Count(ChannelEventKind.Stopped));
+
+        await channel.StartAsync(CancellationToken.None);
+        Assert.True(await VirtualClock.UntilAsync(() => channel.State == PersistentChannelState.Connected));
+        Assert.Equal(OutcomeCode.Success, (await VirtualClock.RunAsync(channel.PollAsync(Poll, CancellationToken.None), _time, S)).Code);
+        // A second period's first connect is a connect, not a reconnect; a drop inside the period is one.
+        Assert.Equal((2, 1, 2L, 0L), (_net.LinksOpened, _net.OpenLinks, channel.Connects, channel.Reconnects));
+        _net.Forced.Enqueue(OutcomeCode.ConnectionLost);
+        Assert.Equal(OutcomeCode.Success, (await VirtualClock.RunAsync(channel.PollAsync(Poll, CancellationToken.None), _time, S)).Code);
+        Assert.Equal((3L, 1L), (channel.Connects, channel.Reconnects));
+    }
+
+    [Fact]
+    public async Task StopAsync_PollWaitingForAConnection_EndsCancelledAndStartTwiceIsRefused()
+    {
+        _net.RefuseConnects = true;
+        var channel = await StartAsync();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => channel.StartAsync(CancellationToken.None));
+        var poll = channel.PollAsync(Poll, CancellationToken.None);
+        _time.Advance(3 * S);
+        Assert.False(poll.IsCompleted);
+
+        await channel.StopAsync();
+
+        var result = await poll.WaitAsync(TimeSpan.FromSeconds(10), TimeProvider.System);
+        Assert.Equal(OutcomeCode.Cancelled, result.Code);
+        Assert.Equal(PersistentChannelState.Stopped, channel.State);
+        // Stopped, not disposed: a later start serves polls again.
+        _net.RefuseConnects = false;
+        await channel.StartAsync(CancellationToken.None);
+        Assert.Equal(OutcomeCode.Success, (await VirtualClock.RunAsync(channel.PollAsync(Poll, CancellationToken.None), _time, S)).Code);
+    }
 }
