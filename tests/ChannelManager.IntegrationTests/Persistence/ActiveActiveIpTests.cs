@@ -19,7 +19,6 @@ public sealed class ActiveActiveIpTests : PostgresDatabaseTest, IDisposable
     private static readonly TimeSpan LeaseTime = TimeSpan.FromSeconds(3);
     private static readonly string[] Hosts = ["fe-a", "fe-b"];
     private static readonly string[] Names = ["IP-A", "IP-B"];
-    private const string ApiToken = "active-active-ip-test-token-0123456789";
 
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("cm-aa-ip-");
 
@@ -44,26 +43,26 @@ public sealed class ActiveActiveIpTests : PostgresDatabaseTest, IDisposable
 
         var portA = Loopback.FreeTcpPort();
         var portB = Loopback.FreeTcpPort();
-        await using var a = StartHost(config, "fe-a", portA);
-        await using var b = StartHost(config, "fe-b", portB);
+        await using var a = ActiveActiveHosts.StartHost(config, Database, "fe-a", portA);
+        await using var b = ActiveActiveHosts.StartHost(config, Database, "fe-b", portB);
         await a.WaitForLineAsync("Host fe-a is ACTIVE/ACTIVE", TimeSpan.FromSeconds(60));
         await b.WaitForLineAsync("Host fe-b is ACTIVE/ACTIVE", TimeSpan.FromSeconds(60));
 
         // The split settles: each ip: lease held by the host the plan names.
         var expected = owners.Where(kv => kv.Key.StartsWith(OwnershipPlan.IpPrefix, StringComparison.Ordinal)).OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
-        await UntilAsync(async () => (await LiveIpLeasesAsync()).OrderBy(kv => kv.Key, StringComparer.Ordinal).SequenceEqual(expected), "the split " + string.Join(", ", expected));
+        await ActiveActiveHosts.UntilAsync(async () => (await LiveIpLeasesAsync()).OrderBy(kv => kv.Key, StringComparer.Ordinal).SequenceEqual(expected), "the split " + string.Join(", ", expected));
         var splitAt = await DatabaseNowAsync();
 
         // Both hosts poll their own (every second).
         foreach (var n in Names)
-            await UntilAsync(async () => (await PollsSinceAsync(splitAt)).Count(p => p.Outstation == n && p.Host == ownerOf[n] && p.Code == "Success") >= 3, $"{ownerOf[n]} polls {n}");
+            await ActiveActiveHosts.UntilAsync(async () => (await PollsSinceAsync(splitAt)).Count(p => p.Outstation == n && p.Host == ownerOf[n] && p.Code == "Success") >= 3, $"{ownerOf[n]} polls {n}");
 
         // An on-demand poll sent to the host that does not own it: 409 naming the owner; it connects to nothing.
         var notMine = Names.Single(n => ownerOf[n] == "fe-b");
         using (var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{portA}"), Timeout = TimeSpan.FromSeconds(10) })
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/outstations/{notMine}/poll");
-            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiToken);
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ActiveActiveHosts.ApiToken);
             using var refused = await client.SendAsync(request);
             Assert.Equal(System.Net.HttpStatusCode.Conflict, refused.StatusCode);
             var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
@@ -80,10 +79,10 @@ public sealed class ActiveActiveIpTests : PostgresDatabaseTest, IDisposable
         a.Kill();
         var sinceKill = Stopwatch.StartNew();
         await a.WaitForExitAsync(TimeSpan.FromSeconds(10));
-        await UntilAsync(async () => (await LiveIpLeasesAsync()).Count(kv => kv.Value == "fe-b") == Names.Length, "fe-b holds every ip: lease");
+        await ActiveActiveHosts.UntilAsync(async () => (await LiveIpLeasesAsync()).Count(kv => kv.Value == "fe-b") == Names.Length, "fe-b holds every ip: lease");
         var takeover = sinceKill.Elapsed;
         var lost = Names.Single(n => ownerOf[n] == "fe-a");
-        await UntilAsync(async () => (await PollsSinceAsync(killedAt)).Count(p => p.Outstation == lost && p.Host == "fe-b" && p.Code == "Success") >= 2, "fe-b polls " + lost + " after the kill");
+        await ActiveActiveHosts.UntilAsync(async () => (await PollsSinceAsync(killedAt)).Count(p => p.Outstation == lost && p.Host == "fe-b" && p.Code == "Success") >= 2, "fe-b polls " + lost + " after the kill");
         Assert.Equal((2, 2), await SharesAsync(portB));
         await HostProcess.TerminateAsync(b);
         Assert.True(await b.WaitForExitAsync(TimeSpan.FromSeconds(60)) == 0, b.Output);
@@ -138,27 +137,8 @@ public sealed class ActiveActiveIpTests : PostgresDatabaseTest, IDisposable
         return path;
     }
 
-    private ExternalProcess StartHost(string config, string hostId, int port) =>
-        HostProcess.Start("run", "--config", config, "--urls", $"http://127.0.0.1:{port}", $"--Api:Token={ApiToken}", $"--Storage:HostId={hostId}", $"--Storage:ConnectionString={Database}", $"--Log:Directory=logs-{hostId}");
-
     private async Task<DateTimeOffset> DatabaseNowAsync() =>
         new((DateTime)(await PostgresTestServer.ScalarAsync(Database, "SELECT clock_timestamp() AT TIME ZONE 'UTC';"))!, TimeSpan.Zero);
-
-    /// <summary>IP outstation leases live now, by holder (the database's clock).</summary>
-    private async Task<Dictionary<string, string>> LiveIpLeasesAsync()
-    {
-        var leases = new Dictionary<string, string>(StringComparer.Ordinal);
-        await using var connection = new Npgsql.NpgsqlConnection(Database);
-        await connection.OpenAsync();
-        await using var cmd = new Npgsql.NpgsqlCommand("SELECT resource, holder FROM lease WHERE expires_at > clock_timestamp() AND resource LIKE 'ip:%';", connection);
-        await using var reader = await cmd.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            leases[reader.GetString(0)] = reader.GetString(1);
-        }
-
-        return leases;
-    }
 
     /// <summary>IP polls (no modem) in the shared event log that started after <paramref name="since"/>.</summary>
     private async Task<List<(string Host, string Outstation, string Code, DateTimeOffset StartedAt, DateTimeOffset EndedAt)>> PollsSinceAsync(DateTimeOffset since)
@@ -177,44 +157,14 @@ public sealed class ActiveActiveIpTests : PostgresDatabaseTest, IDisposable
         return rows;
     }
 
+    /// <summary>IP outstation leases live now, by holder.</summary>
+    private async Task<Dictionary<string, string>> LiveIpLeasesAsync() =>
+        (await ActiveActiveHosts.LiveLeasesAsync(Database)).Where(kv => kv.Key.StartsWith("ip:", StringComparison.Ordinal)).ToDictionary(StringComparer.Ordinal);
+
     /// <summary>This host's share from /api/cluster: (outstations, of which IP outstations).</summary>
     private static async Task<(int Outstations, int IpOutstations)> SharesAsync(int port)
     {
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-        (int, int) share = default;
-        // The API starts listening after the host's services, and a just-taken lease shows at the next round: retry.
-        await UntilAsync(
-            async () =>
-            {
-                try
-                {
-                    var cluster = await client.GetFromJsonAsync<JsonElement>("/api/cluster");
-                    var shares = cluster.GetProperty("shares");
-                    share = (shares.GetProperty("outstations").GetInt32(), shares.GetProperty("ipOutstations").GetInt32());
-                    return cluster.GetProperty("mode").GetString() == "ActiveActive";
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-            },
-            $"the API on port {port}");
-        return share;
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
-    {
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), TimeProvider.System, bound.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail("not within 60 s: " + what);
-            }
-        }
+        var shares = (await ActiveActiveHosts.ClusterAsync(port)).GetProperty("shares");
+        return (shares.GetProperty("outstations").GetInt32(), shares.GetProperty("ipOutstations").GetInt32());
     }
 }

@@ -50,15 +50,15 @@ public sealed class ActiveActiveTests : PostgresDatabaseTest, IDisposable
 
         var portA = Loopback.FreeTcpPort();
         var portB = Loopback.FreeTcpPort();
-        await using var a = StartHost(config, "fe-a", portA);
-        await using var b = StartHost(config, "fe-b", portB);
+        await using var a = ActiveActiveHosts.StartHost(config, Database, "fe-a", portA);
+        await using var b = ActiveActiveHosts.StartHost(config, Database, "fe-b", portB);
         await a.WaitForLineAsync("Host fe-a is ACTIVE/ACTIVE", TimeSpan.FromSeconds(60));
         await b.WaitForLineAsync("Host fe-b is ACTIVE/ACTIVE", TimeSpan.FromSeconds(60));
 
         // The split settles: every lease held by the host the plan names (disjoint by the table's primary key, covering
         // because every resource is there).
         var expected = owners.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
-        await UntilAsync(async () => (await LiveLeasesAsync()).OrderBy(kv => kv.Key, StringComparer.Ordinal).SequenceEqual(expected), "the split " + string.Join(", ", expected));
+        await ActiveActiveHosts.UntilAsync(async () => (await ActiveActiveHosts.LiveLeasesAsync(Database)).OrderBy(kv => kv.Key, StringComparer.Ordinal).SequenceEqual(expected), "the split " + string.Join(", ", expected));
         var splitAt = TimeProvider.System.GetUtcNow();
 
         // The API shows the shares: outstations of both hosts add up to all of them, one modem each.
@@ -71,14 +71,14 @@ public sealed class ActiveActiveTests : PostgresDatabaseTest, IDisposable
         // Both poll after the split: each host dials its own dead number again (retries every ~5 s).
         var deadA = dead.Single(d => owners[ShardOf(d)] == "fe-a");
         var deadB = dead.Single(d => owners[ShardOf(d)] == "fe-b");
-        await UntilAsync(async () => (await DialsSinceAsync(splitAt)).Any(t => t.Host == "fe-b" && t.Outstation == deadB), "fe-b polls " + deadB);
-        await UntilAsync(async () => (await DialsSinceAsync(splitAt)).Any(t => t.Host == "fe-a" && t.Outstation == deadA), "fe-a polls " + deadA);
+        await ActiveActiveHosts.UntilAsync(async () => (await DialsSinceAsync(splitAt)).Any(t => t.Host == "fe-b" && t.Outstation == deadB), "fe-b polls " + deadB);
+        await ActiveActiveHosts.UntilAsync(async () => (await DialsSinceAsync(splitAt)).Any(t => t.Host == "fe-a" && t.Outstation == deadA), "fe-a polls " + deadA);
 
         // An on-demand poll of fe-b's outstation sent to fe-a: 409 naming fe-b, and fe-a dials nothing for it.
         using (var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{portA}"), Timeout = TimeSpan.FromSeconds(10) })
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/outstations/{deadB}/poll");
-            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiToken);
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ActiveActiveHosts.ApiToken);
             using var refused = await client.SendAsync(request);
             Assert.Equal(System.Net.HttpStatusCode.Conflict, refused.StatusCode);
             var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
@@ -86,20 +86,20 @@ public sealed class ActiveActiveTests : PostgresDatabaseTest, IDisposable
         }
 
         // Kill fe-a while its dead number rings.
-        await UntilAsync(async () => (await HostProcess.CallsAsync(modem)).Any(c => c.Number == numbers[deadA] && c.EndedAt is null), "ringing " + deadA);
+        await ActiveActiveHosts.UntilAsync(async () => (await HostProcess.CallsAsync(modem)).Any(c => c.Number == numbers[deadA] && c.EndedAt is null), "ringing " + deadA);
         var beforeKill = await DialsSinceAsync(splitAt);
         var killedAt = TimeProvider.System.GetUtcNow();
         a.Kill();
         var sinceKill = Stopwatch.StartNew();
         await a.WaitForExitAsync(TimeSpan.FromSeconds(10));
 
-        await UntilAsync(async () => (await LiveLeasesAsync()).Count(kv => kv.Value == "fe-b") == owners.Count, "fe-b holds every lease");
+        await ActiveActiveHosts.UntilAsync(async () => (await ActiveActiveHosts.LiveLeasesAsync(Database)).Count(kv => kv.Value == "fe-b") == owners.Count, "fe-b holds every lease");
         var takeover = sinceKill.Elapsed;
         await b.WaitForLineAsync("Host fe-b adopted dead host fe-a: 1 interrupted dials counted as failed", TimeSpan.FromSeconds(30));
         // Nothing lost: every outstation fe-a had is polled by fe-b (the adopted dead number retried, the healthy ones at their time).
         foreach (var o in owners.Where(kv => kv.Value == "fe-a" && kv.Key.StartsWith(OwnershipPlan.ShardPrefix, StringComparison.Ordinal)).SelectMany(kv => Plan(healthy, dead).ShardOf.Where(s => s.Value == kv.Key).Select(s => s.Key)))
         {
-            await UntilAsync(async () => (await DialsSinceAsync(killedAt)).Any(t => t.Host == "fe-b" && t.Outstation == o), "fe-b polls " + o + " after the kill");
+            await ActiveActiveHosts.UntilAsync(async () => (await DialsSinceAsync(killedAt)).Any(t => t.Host == "fe-b" && t.Outstation == o), "fe-b polls " + o + " after the kill");
         }
 
         var shareAfter = await SharesAsync(portB);
@@ -186,26 +186,6 @@ public sealed class ActiveActiveTests : PostgresDatabaseTest, IDisposable
         return path;
     }
 
-    private const string ApiToken = "active-active-test-token-0123456789";
-
-    private ExternalProcess StartHost(string config, string hostId, int port) =>
-        HostProcess.Start("run", "--config", config, "--urls", $"http://127.0.0.1:{port}", $"--Api:Token={ApiToken}", $"--Storage:HostId={hostId}", $"--Storage:ConnectionString={Database}", $"--Log:Directory=logs-{hostId}");
-
-    /// <summary>Shard and modem leases live now, by holder (the database's clock).</summary>
-    private async Task<Dictionary<string, string>> LiveLeasesAsync()
-    {
-        var leases = new Dictionary<string, string>(StringComparer.Ordinal);
-        await using var connection = new Npgsql.NpgsqlConnection(Database);
-        await connection.OpenAsync();
-        await using var cmd = new Npgsql.NpgsqlCommand("SELECT resource, holder FROM lease WHERE expires_at > clock_timestamp() AND resource NOT LIKE 'host:%';", connection);
-        await using var reader = await cmd.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            leases[reader.GetString(0)] = reader.GetString(1);
-        }
-
-        return leases;
-    }
 
     /// <summary>Dials (not guard refusals) in the shared transaction log that started after <paramref name="since"/>.</summary>
     private async Task<List<(string Host, string Outstation, DateTimeOffset At)>> DialsSinceAsync(DateTimeOffset since)
@@ -224,43 +204,10 @@ public sealed class ActiveActiveTests : PostgresDatabaseTest, IDisposable
         return rows;
     }
 
+    /// <summary>This host's share from /api/cluster: (outstations, modems).</summary>
     private static async Task<(int Outstations, int Modems)> SharesAsync(int port)
     {
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-        JsonElement cluster = default;
-        // The API starts listening after the host's services (the ownership loop logs first): retry until it answers.
-        await UntilAsync(
-            async () =>
-            {
-                try
-                {
-                    cluster = await client.GetFromJsonAsync<JsonElement>("/api/cluster");
-                    return true;
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-            },
-            $"the API on port {port}");
-        Assert.Equal("ActiveActive", cluster.GetProperty("mode").GetString());
-        var shares = cluster.GetProperty("shares");
+        var shares = (await ActiveActiveHosts.ClusterAsync(port)).GetProperty("shares");
         return (shares.GetProperty("outstations").GetInt32(), shares.GetProperty("modems").GetInt32());
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
-    {
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), TimeProvider.System, bound.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail("not within 60 s: " + what);
-            }
-        }
     }
 }
