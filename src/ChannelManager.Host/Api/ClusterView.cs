@@ -92,11 +92,7 @@ internal sealed class ClusterView(string hostId, string storage, HotStandby? sta
     /// lease) — when it is not this one ("unknown" while nobody holds the lease); null when this host owns it, or outside
     /// active/active.
     /// </summary>
-    public string? OwnerElsewhere(string outstation) =>
-        shares is null ? null
-        : shares.Plan.ShardOf.ContainsKey(outstation) ? (shares.Owns(outstation) ? null : shares.OwnerOf(outstation) ?? "unknown")
-        : shares.Plan.IpLeaseOf.ContainsKey(outstation) ? (shares.OwnsIp(outstation) ? null : shares.OwnerOfIp(outstation) ?? "unknown")
-        : null;
+    public string? OwnerElsewhere(string outstation) => shares?.OwnerElsewhere(outstation);
 
     /// <summary>
     /// A host on a shared store that is not (or no longer) the active one: it must dial and poll nothing, on-demand polls

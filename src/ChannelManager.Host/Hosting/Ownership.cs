@@ -46,7 +46,7 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
     public IReadOnlyCollection<string> HeldResources => [.. _held.Keys];
 
     /// <summary>Dial-up outstations of the shards it holds plus the IP outstations it holds (both polled by this host only).</summary>
-    public int OwnedOutstations => Plan.ShardOf.Count(o => Owns(o.Key)) + Plan.IpLeaseOf.Count(o => IsUsable(o.Value));
+    public int OwnedOutstations => Plan.ShardOf.Count(o => Owns(o.Key)) + OwnedIpOutstations;
 
     /// <summary>IP outstations whose lease this host holds and uses.</summary>
     public int OwnedIpOutstations => Plan.IpLeaseOf.Count(o => IsUsable(o.Value));
@@ -62,17 +62,22 @@ internal sealed class ActiveActiveOwnership : IPollOwnership
 
     public bool Owns(string outstation) => Plan.ShardOf.TryGetValue(outstation, out var shard) && IsUsable(shard);
 
-    public string? OwnerOf(string outstation) =>
-        !Plan.ShardOf.TryGetValue(outstation, out var shard) ? null
-        : IsUsable(shard) ? HostId
-        : _holders.TryGetValue(shard, out var holder) ? holder : null;
+    public string? OwnerOf(string outstation) => HolderOf(Plan.ShardOf.GetValueOrDefault(outstation));
 
     /// <summary>True while this host holds IP outstation <paramref name="name"/>'s lease and may keep its connection open and poll it.</summary>
     public bool OwnsIp(string name) => Plan.IpLeaseOf.TryGetValue(name, out var resource) && IsUsable(resource);
 
-    /// <summary>The host that holds IP outstation <paramref name="name"/>'s lease as this host last saw the lease table (null: unknown).</summary>
-    public string? OwnerOfIp(string name) =>
-        !Plan.IpLeaseOf.TryGetValue(name, out var resource) ? null
+    /// <summary>
+    /// The host that owns outstation <paramref name="outstation"/> — dial-up (its shard lease) or IP (its own lease) — when
+    /// it is not this one ("unknown" while nobody holds the lease); null when this host uses the lease, or the name has none.
+    /// </summary>
+    public string? OwnerElsewhere(string outstation) =>
+        (Plan.ShardOf.GetValueOrDefault(outstation) ?? Plan.IpLeaseOf.GetValueOrDefault(outstation)) is not { } lease || IsUsable(lease) ? null
+        : HolderOf(lease) ?? "unknown";
+
+    /// <summary>This host while it uses <paramref name="resource"/>, else its holder in the last lease table read (null: unknown or no such lease).</summary>
+    private string? HolderOf(string? resource) =>
+        resource is null ? null
         : IsUsable(resource) ? HostId
         : _holders.TryGetValue(resource, out var holder) ? holder : null;
 
