@@ -11,9 +11,12 @@ internal sealed class CarrierLossDetector
     /// <summary>V.250 §5.7.1 verbose framing of result code 3, sent by the DCE when it loses carrier in data state.</summary>
     private static readonly byte[] Pattern = "\r\nNO CARRIER\r\n"u8.ToArray();
 
-    private readonly List<byte> _held = new(Pattern.Length);
+    // The held bytes are always a proper prefix of the pattern, so they fit in one pattern-sized array: nothing is
+    // allocated per byte (issue 9: the old List.GetRange per data byte was the scale run's largest allocation).
+    private readonly byte[] _held = new byte[Pattern.Length];
+    private int _count;
 
-    public bool HasHeldBytes => _held.Count > 0;
+    public bool HasHeldBytes => _count > 0;
 
     /// <summary>
     /// Scans <paramref name="input"/>; appends the bytes that are certainly data to <paramref name="data"/>.
@@ -23,27 +26,42 @@ internal sealed class CarrierLossDetector
     public int Feed(ReadOnlySpan<byte> input, List<byte> data, out bool matched)
     {
         matched = false;
-        for (var i = 0; i < input.Length; i++)
+        var i = 0;
+        while (i < input.Length)
         {
-            _held.Add(input[i]);
-            if (_held.Count == Pattern.Length && IsPrefix(0))
+            if (_count == 0)
             {
-                _held.Clear();
+                // Nothing held: every byte before the next CR is certainly data, so it goes on in one run.
+                var run = input[i..].IndexOf(Pattern[0]);
+                run = run < 0 ? input.Length - i : run;
+                data.AddRange(input.Slice(i, run));
+                i += run;
+                if (i == input.Length)
+                {
+                    break;
+                }
+            }
+
+            _held[_count++] = input[i++];
+            if (_count == Pattern.Length && IsPrefix(0))
+            {
+                _count = 0;
                 matched = true;
-                return i + 1;
+                return i;
             }
 
             // Keep only the longest suffix that is still a prefix of the pattern; the rest is data.
             var start = 0;
-            while (start < _held.Count && !IsPrefix(start))
+            while (start < _count && !IsPrefix(start))
             {
                 start++;
             }
 
             if (start > 0)
             {
-                data.AddRange(_held.GetRange(0, start));
-                _held.RemoveRange(0, start);
+                data.AddRange(_held.AsSpan(0, start));
+                _held.AsSpan(start, _count - start).CopyTo(_held);
+                _count -= start;
             }
         }
 
@@ -53,15 +71,15 @@ internal sealed class CarrierLossDetector
     /// <summary>Gives up on the held partial match: the bytes were data after all.</summary>
     public void Release(List<byte> data)
     {
-        data.AddRange(_held);
-        _held.Clear();
+        data.AddRange(_held.AsSpan(0, _count));
+        _count = 0;
     }
 
-    public void Reset() => _held.Clear();
+    public void Reset() => _count = 0;
 
     private bool IsPrefix(int start)
     {
-        for (var j = start; j < _held.Count; j++)
+        for (var j = start; j < _count; j++)
         {
             if (_held[j] != Pattern[j - start])
             {

@@ -69,4 +69,43 @@ public sealed class CarrierLossDetectorTests
             Assert.Equal(bytes, data);
         });
     }
+
+    [Fact]
+    public void Feed_NearMissesAndPatternInRandomChunks_DataIsExactlyTheBytesBeforeTheFirstMatch()
+    {
+        // Bytes drawn mostly from the pattern's own alphabet, so partial matches, restarts ("\r\r\nNO") and the
+        // pattern itself all occur; fed in random chunk sizes. Reference: a plain search for the first occurrence.
+        var pattern = Encoding.ASCII.GetBytes("\r\nNO CARRIER\r\n");
+        var alphabet = Encoding.ASCII.GetBytes("\r\nNO CARIE\x00\xFF");
+        var gen = Gen.Select(Gen.Int[0, alphabet.Length - 1].Array[0, 120], Gen.Bool, Gen.Int[1, 7].Array[1, 40]);
+        gen.Sample((picks, embed, chunks) =>
+        {
+            var stream = picks.Select(i => alphabet[i]).ToList();
+            if (embed)
+            {
+                stream.InsertRange(stream.Count / 2, pattern);
+            }
+
+            var bytes = stream.ToArray();
+            var first = bytes.AsSpan().IndexOf(pattern);
+            var detector = new CarrierLossDetector();
+            var data = new List<byte>();
+            var offset = 0;
+            var matched = false;
+            for (var c = 0; offset < bytes.Length && !matched; c++)
+            {
+                var size = Math.Min(chunks[c % chunks.Length], bytes.Length - offset);
+                offset += detector.Feed(bytes.AsSpan(offset, size), data, out matched);
+            }
+
+            if (!matched)
+            {
+                detector.Release(data);
+            }
+
+            Assert.Equal(first >= 0, matched);
+            Assert.Equal(first >= 0 ? bytes[..first] : bytes, data.ToArray());
+            Assert.Equal(first >= 0 ? first + pattern.Length : bytes.Length, offset);
+        });
+    }
 }
