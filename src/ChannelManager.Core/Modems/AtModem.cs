@@ -28,6 +28,8 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
     private readonly Channel<ModemReply> _unsolicited = Channel.CreateBounded<ModemReply>(
         new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = false, SingleWriter = false });
     private readonly CancellationTokenSource _lifetime = new();
+    // One reply deadline for every command: operations never overlap (_operationLock), so neither do their waits.
+    private readonly CommandDeadline _deadline;
     private readonly Lock _reconcileSync = new();
     private readonly List<Task> _reconciles = [];
     private AtLinkPump? _pump;
@@ -47,6 +49,7 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
         _time = timeProvider;
         _logger = logger ?? NullLogger<AtModem>.Instance;
         _abortTextForLog = ModemReplyClassifier.Escape(options.DialAbortText);
+        _deadline = new CommandDeadline(timeProvider);
         _session = new ModemSession((from, to, trigger) => Log.StateChanged(_logger, options.Name, from, to, trigger));
     }
 
@@ -127,6 +130,7 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
 
         _unsolicited.Writer.TryComplete();
         _lifetime.Dispose();
+        _deadline.Dispose();
         _operationLock.Dispose();
         _session.Dispose();
     }
@@ -463,14 +467,25 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
 
     private async Task<Exchange> AwaitFinalAsync(AtLinkPump pump, ModemPhase phase, TimeSpan timeout, bool collectInformation, List<string> raw, CancellationToken cancellationToken)
     {
-        using var deadline = new CancellationTokenSource(timeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var until = _deadline.Start(timeout, cancellationToken);
+        try
+        {
+            return await AwaitFinalAsync(pump, phase, collectInformation, raw, until, cancellationToken);
+        }
+        finally
+        {
+            _deadline.Stop();
+        }
+    }
+
+    private async Task<Exchange> AwaitFinalAsync(AtLinkPump pump, ModemPhase phase, bool collectInformation, List<string> raw, CancellationToken until, CancellationToken cancellationToken)
+    {
         while (true)
         {
             ModemReply? line;
             try
             {
-                line = await pump.ReadLineAsync(linked.Token);
+                line = await pump.ReadLineAsync(until);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

@@ -66,7 +66,7 @@ public sealed class ModbusRtuMaster : IProtocolDriver
         try
         {
             // The link was handed over just now (after CONNECT): count the silent interval from here.
-            var session = new LinkSession { LastActivity = _time.GetTimestamp() };
+            using var session = new LinkSession(_time) { LastActivity = _time.GetTimestamp() };
             for (var i = 0; i < modbus.Length; i++)
             {
                 var command = modbus[i];
@@ -157,15 +157,26 @@ public sealed class ModbusRtuMaster : IProtocolDriver
         }
 
         session.LastActivity = _time.GetTimestamp();
+        var until = session.Deadline.Start(_options.ResponseTimeout, cancellationToken);
+        try
+        {
+            return await ReadReplyAsync(link, session, rx, until, cancellationToken);
+        }
+        finally
+        {
+            session.Deadline.Stop();
+        }
+    }
+
+    private async Task<Exchange> ReadReplyAsync(IChannelTransport link, LinkSession session, byte[] rx, CancellationToken until, CancellationToken cancellationToken)
+    {
         var count = 0;
-        using var deadline = new CancellationTokenSource(_options.ResponseTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         while (true)
         {
             int n;
             try
             {
-                n = await link.ReadAsync(rx.AsMemory(count), linked.Token);
+                n = await link.ReadAsync(rx.AsMemory(count), until);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -213,7 +224,7 @@ public sealed class ModbusRtuMaster : IProtocolDriver
 
             // §2.5.1.1 t1.5 (floored, see ModbusRtuOptions.InterCharacterTimeout): once a reply has begun,
             // the next byte must follow promptly or the frame is truncated.
-            deadline.CancelAfter(_interCharacterTimeout);
+            session.Deadline.Extend(_interCharacterTimeout);
         }
     }
 
@@ -224,14 +235,13 @@ public sealed class ModbusRtuMaster : IProtocolDriver
     /// </summary>
     private async Task DrainLateRepliesAsync(IChannelTransport link, LinkSession session, byte[] rx, CancellationToken cancellationToken)
     {
-        using var deadline = new CancellationTokenSource(_options.ResponseTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var until = session.Deadline.Start(_options.ResponseTimeout, cancellationToken);
         var discarded = 0;
         try
         {
             while (true)
             {
-                var n = await link.ReadAsync(rx, linked.Token);
+                var n = await link.ReadAsync(rx, until);
                 if (n == 0)
                 {
                     break;   // the next command reports the lost link
@@ -247,6 +257,10 @@ public sealed class ModbusRtuMaster : IProtocolDriver
         catch (TransportFailureException)
         {
             // Likewise reported by the next command.
+        }
+        finally
+        {
+            session.Deadline.Stop();
         }
 
         if (discarded > 0)
@@ -358,10 +372,15 @@ public sealed class ModbusRtuMaster : IProtocolDriver
     private static CommandResult Failure(ModbusCommand command, OutcomeCode code, int attempts, ReadOnlyMemory<byte> request, ReadOnlyMemory<byte> received, string? detail) =>
         new(command, code, attempts) { Request = request.ToArray(), Response = received.ToArray(), Detail = detail };
 
-    private sealed class LinkSession
+    private sealed class LinkSession(TimeProvider time) : IDisposable
     {
         /// <summary>Timestamp of the last byte sent or received, for the t3.5 silent interval.</summary>
         public long LastActivity { get; set; }
+
+        /// <summary>The reply deadline, one for the whole poll: its commands run one after another.</summary>
+        public CommandDeadline Deadline { get; } = new(time);
+
+        public void Dispose() => Deadline.Dispose();
     }
 
     private enum ExchangeKind
