@@ -148,22 +148,14 @@ internal sealed class AtLinkPump : IAsyncDisposable
         }
     }
 
-    /// <summary>Next queued reply line; null once the link has ended and the queue is empty.</summary>
-    public ValueTask<ModemReply?> ReadLineAsync(CancellationToken cancellationToken) =>
-        !cancellationToken.IsCancellationRequested && _lines.TryRead(out var line) ? new ValueTask<ModemReply?>(line) : WaitForLineAsync(cancellationToken);
+    /// <summary>Takes the next queued reply line, if one is there.</summary>
+    public bool TryReadLine(out ModemReply line) => _lines.TryRead(out line);
 
-    private async ValueTask<ModemReply?> WaitForLineAsync(CancellationToken cancellationToken)
-    {
-        while (await _lines.WaitToReadAsync(cancellationToken))
-        {
-            if (_lines.TryRead(out var line))
-            {
-                return line;
-            }
-        }
-
-        return null;
-    }
+    /// <summary>
+    /// True when a reply line is queued, false once the link has ended and the queue is empty; throws when the token is
+    /// cancelled first. The inbox's own ValueTask, so the command's wait allocates no state machine of its own (issue 9).
+    /// </summary>
+    public ValueTask<bool> WaitToReadLineAsync(CancellationToken cancellationToken) => _lines.WaitToReadAsync(cancellationToken);
 
     /// <summary>Leaves data state on our side ("+++" escape or DTR drop): the driver's data channel ends.</summary>
     public void EnterCommandMode()

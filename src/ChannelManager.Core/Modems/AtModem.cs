@@ -470,58 +470,68 @@ public sealed class AtModem : ChannelManager.Core.Channels.IModemDevice
         var until = _deadline.Start(timeout, cancellationToken);
         try
         {
-            return await AwaitFinalAsync(pump, phase, collectInformation, raw, until, cancellationToken);
+            while (true)
+            {
+                ModemReply? line = null;
+                try
+                {
+                    if (!until.IsCancellationRequested && pump.TryReadLine(out var queued))
+                    {
+                        line = queued;
+                    }
+                    else
+                    {
+                        // Null (the link ended) unless a line arrives; a passed deadline throws first.
+                        while (await pump.WaitToReadLineAsync(until))
+                        {
+                            if (pump.TryReadLine(out var next))
+                            {
+                                line = next;
+                                break;
+                            }
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return new Exchange(Ending.Cancelled, OutcomeCode.Cancelled, null);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Seed 004: no reply to a command is "modem not responding"; no final result to ATD is an ATD timeout.
+                    return new Exchange(Ending.Timeout, phase == ModemPhase.Dial ? OutcomeCode.DialTimeout : OutcomeCode.ModemNotResponding, null);
+                }
+
+                if (line is not { } reply)
+                {
+                    if (pump.Fault is { } fault)
+                    {
+                        raw.Add(fault.Message);
+                    }
+                    else
+                    {
+                        raw.Add($"{_transport.Endpoint}: link closed");
+                    }
+
+                    return new Exchange(Ending.LinkEnded, OutcomeCode.TransportFailure, null);
+                }
+
+                raw.Add(reply.Text);
+                if (collectInformation && reply.Kind == ModemReplyKind.Unknown)
+                {
+                    // V.250 §5.7.2: ATI and query commands answer with free-form information text before OK.
+                    continue;
+                }
+
+                if (ModemReplyClassifier.TryGetOutcome(reply, phase) is { } code)
+                {
+                    return new Exchange(Ending.Final, code, reply);
+                }
+            }
         }
         finally
         {
             _deadline.Stop();
-        }
-    }
-
-    private async Task<Exchange> AwaitFinalAsync(AtLinkPump pump, ModemPhase phase, bool collectInformation, List<string> raw, CancellationToken until, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            ModemReply? line;
-            try
-            {
-                line = await pump.ReadLineAsync(until);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return new Exchange(Ending.Cancelled, OutcomeCode.Cancelled, null);
-            }
-            catch (OperationCanceledException)
-            {
-                // Seed 004: no reply to a command is "modem not responding"; no final result to ATD is an ATD timeout.
-                return new Exchange(Ending.Timeout, phase == ModemPhase.Dial ? OutcomeCode.DialTimeout : OutcomeCode.ModemNotResponding, null);
-            }
-
-            if (line is not { } reply)
-            {
-                if (pump.Fault is { } fault)
-                {
-                    raw.Add(fault.Message);
-                }
-                else
-                {
-                    raw.Add($"{_transport.Endpoint}: link closed");
-                }
-
-                return new Exchange(Ending.LinkEnded, OutcomeCode.TransportFailure, null);
-            }
-
-            raw.Add(reply.Text);
-            if (collectInformation && reply.Kind == ModemReplyKind.Unknown)
-            {
-                // V.250 §5.7.2: ATI and query commands answer with free-form information text before OK.
-                continue;
-            }
-
-            if (ModemReplyClassifier.TryGetOutcome(reply, phase) is { } code)
-            {
-                return new Exchange(Ending.Final, code, reply);
-            }
         }
     }
 

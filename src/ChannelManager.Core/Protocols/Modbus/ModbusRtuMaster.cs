@@ -160,71 +160,66 @@ public sealed class ModbusRtuMaster : IProtocolDriver
         var until = session.Deadline.Start(_options.ResponseTimeout, cancellationToken);
         try
         {
-            return await ReadReplyAsync(link, session, rx, until, cancellationToken);
+            var count = 0;
+            while (true)
+            {
+                int n;
+                try
+                {
+                    n = await link.ReadAsync(rx.AsMemory(count), until);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    if (count == 0)
+                    {
+                        return Exchange.Timeout();
+                    }
+
+                    // The reply stalled part-way for longer than the inter-character limit: whatever is
+                    // there is all there will be.
+                    return FromParse(ModbusRtuResponseParser.Parse(rx.AsSpan(0, count), lineIdle: true), count);
+                }
+                catch (TransportFailureException e)
+                {
+                    return Exchange.Lost(count, $"read failed: {e.Message}");
+                }
+
+                if (n == 0)
+                {
+                    return Exchange.Lost(count, "the link closed (carrier lost or port closed)");
+                }
+
+                count += n;
+                session.LastActivity = _time.GetTimestamp();
+                var parse = ModbusRtuResponseParser.Parse(rx.AsSpan(0, count), lineIdle: false);
+                if (parse.Status == RtuParseStatus.Frame)
+                {
+                    return Exchange.Frame(count, parse.Offset, parse.Length);
+                }
+
+                if (rx.AsSpan(0, count).IndexOf(NoCarrier) >= 0)
+                {
+                    return Exchange.Lost(count, "NO CARRIER received in data mode");
+                }
+
+                if (parse.Status == RtuParseStatus.Malformed)
+                {
+                    return Exchange.Malformed(count, parse.Fault);
+                }
+
+                if (count == rx.Length)
+                {
+                    return Exchange.Malformed(count, RtuFrameFault.Overflow);
+                }
+
+                // §2.5.1.1 t1.5 (floored, see ModbusRtuOptions.InterCharacterTimeout): once a reply has begun,
+                // the next byte must follow promptly or the frame is truncated.
+                session.Deadline.Extend(_interCharacterTimeout);
+            }
         }
         finally
         {
             session.Deadline.Stop();
-        }
-    }
-
-    private async Task<Exchange> ReadReplyAsync(IChannelTransport link, LinkSession session, byte[] rx, CancellationToken until, CancellationToken cancellationToken)
-    {
-        var count = 0;
-        while (true)
-        {
-            int n;
-            try
-            {
-                n = await link.ReadAsync(rx.AsMemory(count), until);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                if (count == 0)
-                {
-                    return Exchange.Timeout();
-                }
-
-                // The reply stalled part-way for longer than the inter-character limit: whatever is
-                // there is all there will be.
-                return FromParse(ModbusRtuResponseParser.Parse(rx.AsSpan(0, count), lineIdle: true), count);
-            }
-            catch (TransportFailureException e)
-            {
-                return Exchange.Lost(count, $"read failed: {e.Message}");
-            }
-
-            if (n == 0)
-            {
-                return Exchange.Lost(count, "the link closed (carrier lost or port closed)");
-            }
-
-            count += n;
-            session.LastActivity = _time.GetTimestamp();
-            var parse = ModbusRtuResponseParser.Parse(rx.AsSpan(0, count), lineIdle: false);
-            if (parse.Status == RtuParseStatus.Frame)
-            {
-                return Exchange.Frame(count, parse.Offset, parse.Length);
-            }
-
-            if (rx.AsSpan(0, count).IndexOf(NoCarrier) >= 0)
-            {
-                return Exchange.Lost(count, "NO CARRIER received in data mode");
-            }
-
-            if (parse.Status == RtuParseStatus.Malformed)
-            {
-                return Exchange.Malformed(count, parse.Fault);
-            }
-
-            if (count == rx.Length)
-            {
-                return Exchange.Malformed(count, RtuFrameFault.Overflow);
-            }
-
-            // §2.5.1.1 t1.5 (floored, see ModbusRtuOptions.InterCharacterTimeout): once a reply has begun,
-            // the next byte must follow promptly or the frame is truncated.
-            session.Deadline.Extend(_interCharacterTimeout);
         }
     }
 
