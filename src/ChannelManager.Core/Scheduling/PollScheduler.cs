@@ -166,6 +166,17 @@ public sealed partial class PollScheduler
         if (Interlocked.Exchange(ref _started, 1) == 1)
             throw new InvalidOperationException("The scheduler is already running; create a new one to restart.");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // One alarm for the whole run, re-armed at each park, and stopping wakes the loop through the same signal
+        // (issue 9: a linked source, a Task.Delay with its timer and a WhenAny per wake-up were a large share of the
+        // scheduler's cost at 10,000 outstations). The timer must not hold the first caller's ExecutionContext.
+        ITimer alarm;
+        using (ExecutionContext.SuppressFlow())
+        {
+            alarm = _time.CreateTimer(static state => ((PollScheduler)state!).WakeUp(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+
+        using var alarmOwner = alarm;
+        using var onStop = cancellationToken.UnsafeRegister(static state => ((PollScheduler)state!).WakeUp(), this);
         if (Capacity is { } capacity)
             capacity.Changed += OnCapacityChanged;
         try
@@ -196,7 +207,11 @@ public sealed partial class PollScheduler
 
                 if (actions.Count > 0)
                     continue;
-                await WaitAsync(wake, wakeAt, wakeAt is { } at ? at - now : null, cancellationToken).ConfigureAwait(false);
+                await Park(alarm, wake, wakeAt, wakeAt is { } at ? at - now : null).ConfigureAwait(false);
+
+                // Woken (by the alarm, a signal or stopping): disarm it now, as the old per-wait delay was cancelled
+                // here, so an alarm due at this same instant cannot wake the next wait.
+                alarm.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             }
         }
         finally
@@ -801,21 +816,36 @@ public sealed partial class PollScheduler
         changed.TrySetResult();
     }
 
-    private async Task WaitAsync(Task wake, DateTimeOffset? wakeAt, TimeSpan? delay, CancellationToken cancellationToken)
+    /// <summary>
+    /// Arms the alarm for <paramref name="delay"/> (none: sleep until signalled), announces the park and returns the
+    /// wake-up signal to wait on; a zero delay returns at once, as a completed delay did.
+    /// </summary>
+    private Task Park(ITimer alarm, Task wake, DateTimeOffset? wakeAt, TimeSpan? delay)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-
         // Rounded UP to whole milliseconds: Task.Delay truncates to milliseconds, so a wake-up 0.3 ms away became a
         // completed delay and the loop re-planned at the same instant until the clock moved — a busy loop for up to
-        // 1 ms on the system clock, and for ever on a virtual one (found by the scale bench, issue 9).
+        // 1 ms on the system clock, and for ever on a virtual one (found by the scale bench, issue 9). Kept with the
+        // alarm so the loop wakes at exactly the instants it always has.
         var wait = delay is { } d && d > TimeSpan.Zero ? CeilingToMilliseconds(d) : delay is null ? Timeout.InfiniteTimeSpan : TimeSpan.Zero;
-        var timer = Task.Delay(wait, _time, cts.Token);
+        if (wait > TimeSpan.Zero)
+            alarm.Change(wait, Timeout.InfiniteTimeSpan);
 
-        // Announce the park only once the timer exists: a fake clock advanced right after must fire it (so the
+        // Announce the park only once the alarm is armed: a fake clock advanced right after must fire it (so the
         // announced wake-up is the rounded one).
         Park(wakeAt is { } at && delay is { } asked && asked > TimeSpan.Zero ? at + (wait - asked) : wakeAt);
-        await Task.WhenAny(wake, timer).ConfigureAwait(false);
-        await cts.CancelAsync().ConfigureAwait(false);
+        return wait == TimeSpan.Zero ? Task.CompletedTask : wake;
+    }
+
+    /// <summary>The alarm fired or the run is stopping: wake the loop.</summary>
+    private void WakeUp()
+    {
+        TaskCompletionSource wake;
+        lock (_gate)
+        {
+            wake = _wake;
+        }
+
+        wake.TrySetResult();
     }
 
     private static TimeSpan CeilingToMilliseconds(TimeSpan d) =>
