@@ -207,7 +207,7 @@ public sealed partial class PollScheduler
 
                 if (actions.Count > 0)
                     continue;
-                await Park(alarm, wake, wakeAt, wakeAt is { } at ? at - now : null).ConfigureAwait(false);
+                await ArmAndPark(alarm, wake, wakeAt, wakeAt is { } at ? at - now : null).ConfigureAwait(false);
 
                 // Woken (by the alarm, a signal or stopping): disarm it now, as the old per-wait delay was cancelled
                 // here, so an alarm due at this same instant cannot wake the next wait.
@@ -820,7 +820,7 @@ public sealed partial class PollScheduler
     /// Arms the alarm for <paramref name="delay"/> (none: sleep until signalled), announces the park and returns the
     /// wake-up signal to wait on; a zero delay returns at once, as a completed delay did.
     /// </summary>
-    private Task Park(ITimer alarm, Task wake, DateTimeOffset? wakeAt, TimeSpan? delay)
+    private Task ArmAndPark(ITimer alarm, Task wake, DateTimeOffset? wakeAt, TimeSpan? delay)
     {
         // Rounded UP to whole milliseconds: Task.Delay truncates to milliseconds, so a wake-up 0.3 ms away became a
         // completed delay and the loop re-planned at the same instant until the clock moved — a busy loop for up to
