@@ -329,13 +329,7 @@ public sealed partial class PollScheduler
     private static string PoolKey(string? pool) => pool ?? ChannelPools.Default;
 
     /// <summary>A modem went out of or back into service (or was released, faulted, recovered): plan again.</summary>
-    private void OnCapacityChanged(object? sender, EventArgs e)
-    {
-        lock (_gate)
-        {
-            _wake.TrySetResult();
-        }
-    }
+    private void OnCapacityChanged(object? sender, EventArgs e) => WakeUp();
 
     /// <summary>
     /// May one more poll of <paramref name="pool"/> start now? Global cap first, then the pool's usable modems (asked
@@ -836,16 +830,13 @@ public sealed partial class PollScheduler
         return wait == TimeSpan.Zero ? Task.CompletedTask : wake;
     }
 
-    /// <summary>The alarm fired or the run is stopping: wake the loop.</summary>
+    /// <summary>The alarm fired, the run is stopping or capacity changed: plan again.</summary>
     private void WakeUp()
     {
-        TaskCompletionSource wake;
         lock (_gate)
         {
-            wake = _wake;
+            _wake.TrySetResult();
         }
-
-        wake.TrySetResult();
     }
 
     private static TimeSpan CeilingToMilliseconds(TimeSpan d) =>

@@ -19,7 +19,8 @@ internal sealed class CommandDeadline : IDisposable
     private readonly Lock _gate = new();
     private CancellationTokenSource _source = new();
     private CancellationTokenRegistration _caller;
-    private long _dueAt;
+    private long _armedAt;
+    private TimeSpan _timeout;
     private bool _armed;
     private bool _disposed;
 
@@ -56,7 +57,8 @@ internal sealed class CommandDeadline : IDisposable
             }
 
             _armed = true;
-            _dueAt = _time.GetTimestamp() + TicksOf(timeout);
+            _armedAt = _time.GetTimestamp();
+            _timeout = timeout;
             token = _source.Token;
             _timer.Change(timeout, Timeout.InfiniteTimeSpan);
         }
@@ -80,7 +82,8 @@ internal sealed class CommandDeadline : IDisposable
                 return;
             }
 
-            _dueAt = _time.GetTimestamp() + TicksOf(timeout);
+            _armedAt = _time.GetTimestamp();
+            _timeout = timeout;
             _timer.Change(timeout, Timeout.InfiniteTimeSpan);
         }
     }
@@ -130,10 +133,10 @@ internal sealed class CommandDeadline : IDisposable
 
             // A system timer's callback can already be queued when Extend or Start re-arms it: a firing before the
             // current due time is that stale one, so wait out the rest rather than cancel a command early.
-            var now = _time.GetTimestamp();
-            if (now < _dueAt)
+            var elapsed = _time.GetElapsedTime(_armedAt);
+            if (elapsed < _timeout)
             {
-                _timer.Change(_time.GetElapsedTime(now, _dueAt), Timeout.InfiniteTimeSpan);
+                _timer.Change(_timeout - elapsed, Timeout.InfiniteTimeSpan);
                 return;
             }
 
@@ -159,8 +162,4 @@ internal sealed class CommandDeadline : IDisposable
         // registrations (a waiting read) only complete their waiter; none of them calls back into this deadline.
         _source.Cancel();
     }
-
-    /// <summary>A time-out in the provider's timestamp units (exact when they are TimeSpan ticks, as in the fakes).</summary>
-    private long TicksOf(TimeSpan timeout) =>
-        _time.TimestampFrequency == TimeSpan.TicksPerSecond ? timeout.Ticks : (long)(timeout.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
 }
